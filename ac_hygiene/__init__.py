@@ -1,0 +1,1 @@
+"""ActiveCampaign list hygiene on Dagster."""
