@@ -1,0 +1,91 @@
+"""Retry policy: backoff delays, `Retry-After` parsing, and reading ActiveCampaign error bodies.
+
+Kept free of I/O so that the rules the client follows can be tested on their own. The rules:
+exponential backoff with *full jitter* (a random delay between 0 and `base * 2**attempt`, capped),
+so that many clients throttled at the same moment do not come back in lockstep; a server's
+`Retry-After` is a floor, never shortened.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+_MAX_MESSAGE = 300
+
+
+@dataclass
+class Backoff:
+    """Full-jitter exponential backoff."""
+
+    base_s: float = 0.5
+    cap_s: float = 30.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int, floor_s: float = 0.0) -> float:
+        """Delay before retry number `attempt` (0-based), at least `floor_s`."""
+        ceiling = min(self.cap_s, self.base_s * (2**attempt))
+        return max(floor_s, self.rng.uniform(0.0, ceiling))
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(0.0, seconds), 3600.0)
+
+
+def parse_json_body(content: bytes) -> object:
+    """The JSON of a body; raises ValueError for truncated or non-JSON content."""
+    if not content.strip():
+        return {}
+    return json.loads(content)
+
+
+def error_message(content: bytes) -> str:
+    """The human part of an ActiveCampaign error body, in any of its shapes, shortened."""
+    try:
+        body = parse_json_body(content)
+    except ValueError:
+        return ""
+    parts: list[str] = []
+    if isinstance(body, dict):
+        message = body.get("message")
+        if isinstance(message, str):
+            parts.append(message)
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            for error in errors[:3]:
+                if isinstance(error, dict):
+                    text = error.get("detail") or error.get("title")
+                    if isinstance(text, str):
+                        parts.append(text)
+    return "; ".join(parts)[:_MAX_MESSAGE]
+
+
+def is_missing_record_403(content: bytes) -> bool:
+    """Some endpoints answer 403 `{"message":"No Result found for _List with id 3"}`."""
+    return "no result found" in error_message(content).lower()
+
+
+def is_bulk_rate_limited(status: int, content: bytes) -> bool:
+    """Bulk import answers HTTP 400 "Rate limit exceeded." when over 100 imports per minute."""
+    return status == 400 and "rate limit exceeded" in error_message(content).lower()
