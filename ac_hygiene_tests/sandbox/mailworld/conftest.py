@@ -1,0 +1,22 @@
+"""Fixtures: the test world of `support`, loaded and running."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ac_hygiene.sandbox.mailworld import MailWorld, MailWorldServer, RunningMailWorld
+from ac_hygiene_tests.sandbox.mailworld.support import world_data
+
+
+@pytest.fixture(scope="module")
+def world() -> MailWorld:
+    return MailWorld.from_dict(world_data())
+
+
+@pytest.fixture(scope="module")
+def running(world: MailWorld) -> Iterator[RunningMailWorld]:
+    """One running test world per module (greylisting tests use their own recipients)."""
+    with MailWorldServer(world).run_in_thread() as running:
+        yield running

@@ -1,0 +1,98 @@
+"""`ac-hygiene sandbox mail`: serves until Ctrl-C, prints where things are, fails clearly."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dns.resolver
+from click.testing import CliRunner
+
+from ac_hygiene.cli import cli
+from ac_hygiene.sandbox.mailworld import MailWorld, MailWorldServer, default_world_path
+
+_START_TIMEOUT_S = 30
+
+
+def _read_until_ready(process: subprocess.Popen[str]) -> str:
+    """Everything the command printed up to its 'Ready.' line (failing if it never comes)."""
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    output = ""
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while "Ready." not in output:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no 'Ready.' line; output so far:\n{output}"
+        if selector.select(timeout=remaining):
+            line = process.stdout.readline()
+            assert line, f"command exited early:\n{output}"
+            output += line
+    return output
+
+
+def test_serves_the_default_world_until_interrupted() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from ac_hygiene.cli import main; main()", "sandbox", "mail",
+         "--dns-port", "0", "--smtp-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )  # fmt: skip
+    try:
+        output = _read_until_ready(process)
+        dns_port = int(re.search(r"DNS:\s+127\.0\.0\.1:(\d+)", output).group(1))
+        smtp_port = int(re.search(r"SMTP: port (\d+)", output).group(1))
+        assert re.search(r"mx1\.acme\.com\s+.\s+127\.0\.0\.11\s+.\s+listening", output)
+        assert re.search(r"mx\.down\.com\s+.\s+127\.0\.0\.33\s+.\s+nothing", output)
+
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = ["127.0.0.1"]
+        resolver.nameserver_ports = {"127.0.0.1": dns_port}
+        assert [r.exchange.to_text() for r in resolver.resolve("globex.com", "MX")] == [
+            "mx.globex.com."
+        ]
+        with smtplib.SMTP("127.0.0.26", smtp_port, timeout=5) as smtp:
+            smtp.ehlo("probe.example")
+            smtp.mail("probe@verifier.example")
+            assert smtp.rcpt("hank@globex.com")[0] == 250
+    finally:
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=_START_TIMEOUT_S)
+    assert process.returncode == 0, stderr
+    assert "Stopped. Served 1 DNS queries, 1 SMTP connections, 1 RCPT commands." in stdout
+
+
+def test_bad_world_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("domains: {acme.com: {a: 8.8.8.8, mailbox: [x]}}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["sandbox", "mail", "--world", str(bad)])
+    assert result.exit_code == 1
+    assert "2 problem(s)" in result.output
+    assert "8.8.8.8 is not a loopback address" in result.output
+    assert "did you mean 'mailboxes'?" in result.output
+
+
+def test_taken_port_is_a_clear_error() -> None:
+    world = MailWorld.load(default_world_path())
+    with MailWorldServer(world).run_in_thread() as running:
+        result = CliRunner().invoke(
+            cli, ["sandbox", "mail", "--dns-port", "0", "--smtp-port", str(running.smtp_port)]
+        )
+    assert result.exit_code == 1
+    assert f"port {running.smtp_port} is already in use on 127." in result.output
+    assert "choose another port" in result.output
+
+
+def test_missing_world_file_is_refused_by_click(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["sandbox", "mail", "--world", str(tmp_path / "no.yaml")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
