@@ -1,0 +1,189 @@
+"""The one SQL database behind the credits ledger and the verification cache.
+
+A SQLite file by default (nothing to run), a PostgreSQL URL to scale out; the same SQLAlchemy Core
+code runs on both. What differs is handled here, once:
+
+- `postgresql://` and `postgres://` URLs are pinned to the psycopg2 driver that dagster-postgres
+  installs (SQLAlchemy 2.1 would otherwise pick psycopg 3, which is not installed).
+- SQLite gets WAL (readers never block the writer), a busy timeout, and `BEGIN IMMEDIATE` for
+  write transactions: a deferred transaction that later tries to write can fail at once with
+  "database is locked" instead of waiting, which is exactly the concurrent-runs case.
+- Transient conflicts (PostgreSQL deadlock / serialization failure, SQLite busy) are retried.
+- Error messages show the URL with its password masked and never chain the driver's exception,
+  whose text or arguments might carry the password into a log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from ac_hygiene.hygiene.tables import SCHEMA_VERSION, metadata, schema_version
+
+DEFAULT_LEDGER_PATH = Path("data") / "ledger.sqlite"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PG_SCHEMA_LOCK = 7_346_112_901  # arbitrary advisory-lock id: one schema creation at a time
+_RETRIES = 8
+
+T = TypeVar("T")
+
+
+class LedgerDatabaseError(RuntimeError):
+    """The ledger/cache database URL is wrong, unreachable, or holds an incompatible schema."""
+
+
+def default_ledger_url(data_dir: Path | str = Path("data")) -> str:
+    """The default database: a SQLite file `ledger.sqlite` under the data directory."""
+    return f"sqlite:///{Path(data_dir) / DEFAULT_LEDGER_PATH.name}"
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL as safe to show: password replaced by `***` (or a placeholder if unparsable)."""
+    try:
+        parsed = url if isinstance(url, URL) else make_url(url)
+    except Exception:
+        return "<unparsable database URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _scrub(text: str, url: URL) -> str:
+    """Remove the password from a driver message, in case a driver ever echoes it."""
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return " ".join(text.split())
+
+
+def parse_url(url: str) -> URL:
+    """Parse and normalize a ledger URL, refusing anything that is neither SQLite nor Postgres."""
+    if not isinstance(url, str) or not url.strip():
+        raise LedgerDatabaseError(
+            "the ledger database URL is empty: use e.g. 'sqlite:///data/ledger.sqlite' or "
+            "'postgresql://user:password@host:5432/dbname'"
+        )
+    try:
+        parsed = make_url(url.strip())
+    except Exception:
+        raise LedgerDatabaseError(
+            f"cannot parse the ledger database URL {mask_url(url)}: use e.g. "
+            "'sqlite:///data/ledger.sqlite' or 'postgresql://user:password@host:5432/dbname'"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg2")
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise LedgerDatabaseError(
+                "an in-memory SQLite ledger would forget every charge when the process ends and "
+                "is not shared between runs: use a file, e.g. 'sqlite:///data/ledger.sqlite'"
+            )
+        return parsed.set(drivername="sqlite+pysqlite")
+    raise LedgerDatabaseError(
+        f"unsupported ledger database {mask_url(parsed)}: the ledger runs on SQLite "
+        "('sqlite:///path/to/ledger.sqlite') or PostgreSQL ('postgresql://user:pw@host/db')"
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own implicit
+        # transactions are always deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        readonly = connection.get_execution_options().get("ledger_readonly", False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def _is_transient(exc: sa.exc.DBAPIError) -> bool:
+    code = getattr(exc.orig, "pgcode", None)
+    if code in ("40P01", "40001"):  # deadlock detected, serialization failure
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+class Database:
+    """An engine on the ledger URL with the schema in place, plus a retrying transaction helper."""
+
+    def __init__(self, url: str) -> None:
+        self.url = parse_url(url)
+        self.masked_url = mask_url(self.url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            Path(self.url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.engine = sa.create_engine(self.url)
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = sa.create_engine(
+                self.url,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": 10, "application_name": "ac_hygiene"},
+            )
+        self.run(self._ensure_schema)
+
+    def __repr__(self) -> str:
+        return f"Database({self.masked_url!r})"
+
+    def _ensure_schema(self, conn: Connection) -> None:
+        """Create the tables on first use, once even when several runs start together."""
+        if not self.is_sqlite:
+            # DDL is transactional on PostgreSQL; the advisory lock serializes first-time creation.
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK)))
+        metadata.create_all(conn, checkfirst=True)
+        found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+        if found is None:
+            conn.execute(
+                schema_version.insert().values(version=SCHEMA_VERSION, applied_at=utc_now())
+            )
+        elif found > SCHEMA_VERSION:
+            raise LedgerDatabaseError(
+                f"the ledger database {self.masked_url} has schema version {found}, newer than "
+                f"this code's {SCHEMA_VERSION}: upgrade ac_hygiene"
+            )
+
+    def run(self, work: Callable[[Connection], T], *, readonly: bool = False) -> T:
+        """Run `work` in one transaction, retrying it whole on transient lock conflicts."""
+        delay = 0.05
+        for attempt in range(_RETRIES):
+            try:
+                with self.engine.connect() as conn:
+                    if readonly:
+                        conn.execution_options(ledger_readonly=True)
+                    with conn.begin():
+                        return work(conn)
+            except sa.exc.DBAPIError as exc:
+                if attempt + 1 < _RETRIES and _is_transient(exc):
+                    time.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                detail = _scrub(str(exc.orig), self.url)
+                if isinstance(exc, sa.exc.OperationalError):
+                    raise LedgerDatabaseError(
+                        f"cannot use the ledger database {self.masked_url}: {detail}. Check the "
+                        "URL, that the server is running and reachable, and the credentials"
+                    ) from None
+                raise LedgerDatabaseError(
+                    f"ledger database error on {self.masked_url}: {detail}"
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
