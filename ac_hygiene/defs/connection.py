@@ -1,0 +1,80 @@
+"""Everything one connection contributes to the code location: assets, checks, jobs, sensor.
+
+Asset keys are prefixed with the connection name (`acme/segment_contacts`) and grouped by it, so
+several accounts sit side by side in one lineage graph without mixing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
+
+from ac_hygiene.config import ConnectionSettings
+from ac_hygiene.defs.account_assets import ACCOUNT_TABLES, account_assets
+from ac_hygiene.defs.checks import connection_checks
+from ac_hygiene.defs.report_assets import report_assets
+from ac_hygiene.defs.resources import activecampaign_resource, activecampaign_resource_key
+from ac_hygiene.defs.segment_assets import SEGMENT_ASSETS, segment_assets
+from ac_hygiene.defs.sensors import build_monthly_sensor
+from ac_hygiene.defs.tags import CONNECTION_TAG
+
+
+def segment_job_name(connection: str) -> str:
+    return f"{connection}__segment_job"
+
+
+def account_job_name(connection: str) -> str:
+    return f"{connection}__account_job"
+
+
+def report_job_name(connection: str) -> str:
+    return f"{connection}__report_job"
+
+
+@dataclass(frozen=True)
+class ConnectionDefs:
+    assets: list[dg.AssetsDefinition]
+    checks: list[dg.AssetChecksDefinition]
+    jobs: list[UnresolvedAssetJobDefinition]
+    sensors: list[dg.SensorDefinition]
+    resources: dict[str, dg.ConfigurableResource]
+
+
+def _selection(connection: str, names: tuple[str, ...]) -> dg.AssetSelection:
+    keys = [dg.AssetKey([connection, name]) for name in names]
+    # Selecting assets selects their checks too, so blocking checks run inside the same run.
+    return dg.AssetSelection.assets(*keys)
+
+
+def connection_defs(settings: ConnectionSettings) -> ConnectionDefs:
+    connection = settings.name
+    tags = {CONNECTION_TAG: connection}
+    segment_job = dg.define_asset_job(
+        segment_job_name(connection),
+        selection=_selection(connection, SEGMENT_ASSETS),
+        tags=tags,
+        description=f"One segment of {connection!r} for one month: extract, verify, plan.",
+    )
+    account_job = dg.define_asset_job(
+        account_job_name(connection),
+        selection=_selection(connection, ACCOUNT_TABLES),
+        tags=tags,
+        description=f"The account tables of {connection!r}: lists, tags, custom fields.",
+    )
+    report_job = dg.define_asset_job(
+        report_job_name(connection),
+        selection=_selection(connection, ("hygiene_report",)),
+        tags=tags,
+        description=f"The monthly hygiene report of {connection!r}.",
+    )
+    return ConnectionDefs(
+        assets=[*account_assets(settings), *segment_assets(settings), *report_assets(settings)],
+        checks=connection_checks(settings),
+        jobs=[segment_job, account_job, report_job],
+        sensors=[build_monthly_sensor(settings, segment_job, account_job, report_job)],
+        resources={activecampaign_resource_key(connection): activecampaign_resource(settings)},
+    )

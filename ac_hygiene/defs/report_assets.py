@@ -1,0 +1,148 @@
+"""The monthly hygiene report of a connection: every segment run this month, side by side.
+
+Segments overlap (a contact can carry two tags, and `all` contains everyone), so totals are
+counted over distinct contacts, and credits come from the ledger, which charges an address once per
+connection per month however many segments contained it.
+"""
+
+import dagster as dg
+import polars as pl
+
+from ac_hygiene.config import ConnectionSettings
+from ac_hygiene.defs.metadata import counts_table, markdown_table, value_counts
+from ac_hygiene.defs.partitions import MONTHS, SEGMENT
+from ac_hygiene.defs.resources import LedgerResource
+from ac_hygiene.defs.tags import CONNECTION_TAG
+from ac_hygiene.hygiene.ledger import CreditLedger
+from ac_hygiene.schemas import PLAN_ACTIONS, VERIFICATION_STATUSES
+
+REPORT_SCHEMA = {
+    "segment": pl.String,
+    "name": pl.String,
+    "contacts": pl.Int64,
+    **{status: pl.Int64 for status in VERIFICATION_STATUSES},
+    **{action: pl.Int64 for action in PLAN_ACTIONS},
+}
+
+
+def _segment_of(partition_key: str) -> str:
+    if isinstance(partition_key, dg.MultiPartitionKey):
+        return partition_key.keys_by_dimension[SEGMENT]
+    return str(partition_key).split("|", 1)[1]
+
+
+def segment_names(lists: pl.DataFrame | None, tags: pl.DataFrame | None) -> dict[str, str]:
+    """`list-3` -> the list's name, `tag-7` -> the tag, as the account calls them."""
+    names = {"all": "all contacts"}
+    if lists is not None:
+        names |= {f"list-{i}": n for i, n in lists.select("list_id", "name").iter_rows()}
+    if tags is not None:
+        names |= {f"tag-{i}": n for i, n in tags.select("tag_id", "tag").iter_rows()}
+    return names
+
+
+def report_frame(
+    plans: dict[str, pl.DataFrame],
+    verifications: dict[str, pl.DataFrame],
+    names: dict[str, str] | None = None,
+) -> pl.DataFrame:
+    """One row per segment: contacts, addresses per status, contacts per planned action."""
+    names = names or {}
+    rows = []
+    for key in sorted(plans, key=_segment_of):
+        plan = plans[key]
+        checked = verifications.get(key)
+        statuses = value_counts(
+            checked
+            if checked is not None
+            else pl.DataFrame({"status": []}, schema={"status": pl.String}),
+            "status",
+            VERIFICATION_STATUSES,
+        )
+        actions = value_counts(plan, "action", PLAN_ACTIONS)
+        segment = _segment_of(key)
+        rows.append(
+            {
+                "segment": segment,
+                "name": names.get(segment),
+                "contacts": plan.height,
+                **statuses,
+                **actions,
+            }
+        )
+    return pl.DataFrame(rows, schema=REPORT_SCHEMA)
+
+
+def distinct_actions(plans: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Planned actions over distinct contacts (a contact in two segments counts once)."""
+    if not plans:
+        return dict.fromkeys(PLAN_ACTIONS, 0)
+    union = pl.concat([p.select("contact_id", "action") for p in plans.values()])
+    return value_counts(union.unique("contact_id", keep="first"), "action", PLAN_ACTIONS)
+
+
+def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
+    connection = settings.name
+    by_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="month")
+    # Only the segments actually run this month are read: the others are registered (so they can
+    # be backfilled) but have no table.
+    optional = {"allow_missing_partitions": True}
+
+    @dg.asset(
+        key=[connection, "hygiene_report"],
+        group_name=connection,
+        partitions_def=MONTHS,
+        description=(
+            "The month at a glance: per segment contacts, verification statuses and planned "
+            "actions; distinct-contact totals and the credits charged this month."
+        ),
+        ins={
+            "plans": dg.AssetIn(
+                key=[connection, "clean_plan"], partition_mapping=by_month, metadata=optional
+            ),
+            "checked": dg.AssetIn(
+                key=[connection, "verifications"], partition_mapping=by_month, metadata=optional
+            ),
+            "lists": dg.AssetIn(key=[connection, "lists"], metadata={"optional": True}),
+            "tags": dg.AssetIn(key=[connection, "tags"], metadata={"optional": True}),
+        },
+        kinds={"polars"},
+        tags={CONNECTION_TAG: connection},
+    )
+    def hygiene_report(
+        context: dg.AssetExecutionContext,
+        plans: dict[str, pl.DataFrame],
+        checked: dict[str, pl.DataFrame],
+        lists: pl.DataFrame | None,
+        tags: pl.DataFrame | None,
+        ledger: LedgerResource,
+    ) -> dg.Output[pl.DataFrame]:
+        month = context.partition_key
+        frame = report_frame(plans, checked, segment_names(lists, tags))
+        totals = distinct_actions(plans)
+        distinct = (
+            pl.concat([p.select("contact_id") for p in plans.values()]).n_unique() if plans else 0
+        )
+        with CreditLedger(ledger.database_url()) as credits:
+            used = credits.credits_used(connection, month)
+        if frame.height == 0:
+            context.log.warning(f"{connection} {month}: no segment has a clean plan this month yet")
+        context.log.info(
+            f"{connection} {month}: {frame.height} segment(s), {distinct:,} distinct contacts, "
+            f"{used:,} credits used; planned "
+            + ", ".join(f"{count:,} {action}" for action, count in totals.items())
+        )
+        return dg.Output(
+            frame,
+            metadata={
+                "segments": frame.height,
+                "distinct_contacts": distinct,
+                "credits_used": used,
+                **{f"action_{name}": count for name, count in totals.items()},
+                "by_action": counts_table(totals, ("action", "distinct contacts")),
+                "auto_apply": settings.auto_apply,
+                "report": dg.MetadataValue.md(markdown_table(frame, limit=200)),
+            },
+        )
+
+    return [hygiene_report]

@@ -1,0 +1,159 @@
+"""The month end to end on real sandbox servers: ephemeral and persistent instances, a backfill."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from ac_hygiene.defs.local_runs import execute, tick
+from ac_hygiene.defs.partitions import current_month, month_segment_key
+from ac_hygiene.schemas import CleanPlan, Contacts, Verifications
+from ac_hygiene_tests.defs.conftest import KEY_ENV, URL_ENV, Sandbox, definitions, shop
+
+pytestmark = pytest.mark.usefixtures("env")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    (materialization,) = result.asset_materializations_for_node(f"shop__{asset}")
+    return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+
+
+def run_month(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> dict[str, dg.ExecuteInProcessResult]:
+    """What the daemon would do with two ticks of the sensor, in this process."""
+    first = tick(defs, instance, "shop")
+    results = {}
+    for request in first.requests:
+        results[
+            request.job_name if request.partition_key is None else str(request.partition_key)
+        ] = execute(defs, instance, request)
+    for request in tick(defs, instance, "shop", first.cursor).requests:
+        results["report"] = execute(defs, instance, request)
+    return results
+
+
+def test_month_on_an_ephemeral_instance(sandbox: Sandbox, env: Path) -> None:
+    """In memory (no daemon, no sensor: the segment is registered by hand)."""
+    defs = definitions(shop())
+    month = current_month()
+    key = f"{month}|all"
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("shop__segments", ["all"])
+        results = {
+            name: execute(defs, instance, dg.RunRequest(job_name=job, partition_key=partition))
+            for name, job, partition in [
+                ("shop__account_job", "shop__account_job", None),
+                (key, "shop__segment_job", month_segment_key(month, "all")),
+                ("report", "shop__report_job", month),
+            ]
+        }
+    assert set(results) == {"shop__account_job", key, "report"}
+    assert all(r.success for r in results.values())
+    segment = results[key]
+    assert all(e.passed for e in segment.get_asset_check_evaluations())
+    assert len(segment.get_asset_check_evaluations()) == 5
+
+    tables = env / "tables" / "shop"
+    contacts = Contacts.validate(
+        pl.read_parquet(tables / "segment_contacts" / month / "all.parquet")
+    )
+    checked = Verifications.validate(
+        pl.read_parquet(tables / "verifications" / month / "all.parquet")
+    )
+    plan = CleanPlan.validate(pl.read_parquet(tables / "clean_plan" / month / "all.parquet"))
+    assert sorted(contacts["contact_id"]) == sorted(sandbox.account.contacts)
+    assert plan.height == contacts.height
+
+    verified = metadata(segment, "verifications")
+    statuses = {
+        s: verified[f"status_{s}"] for s in ("deliverable", "undeliverable", "risky", "unknown")
+    }
+    assert sum(statuses.values()) == checked.height
+    assert statuses["deliverable"] > 0 and statuses["undeliverable"] > 0
+    assert verified["credits_charged"] > 0
+    planned = metadata(segment, "clean_plan")
+    assert (
+        planned["action_keep"] + planned["action_unsubscribe"] + planned["action_delete"]
+        == plan.height
+    )
+    assert planned["action_unsubscribe"] > 0
+    assert planned["plan_looks_sane"] is True
+    assert "dagster/column_schema" in planned and "| contact_id |" in planned["changes_preview"]
+
+    report = metadata(results["report"], "hygiene_report")
+    assert report["segments"] == 1
+    assert report["distinct_contacts"] == contacts.height
+    assert report["credits_used"] == verified["credits_charged"]
+
+
+def test_rerun_on_a_persistent_instance_charges_nothing_twice(sandbox: Sandbox) -> None:
+    defs = definitions(shop())
+    with dg.instance_for_test() as instance:
+        first = run_month(defs, instance)
+        rerun = execute(
+            defs,
+            instance,
+            dg.RunRequest(
+                job_name="shop__segment_job",
+                partition_key=month_segment_key(current_month(), "all"),
+            ),
+        )
+        assert rerun.success
+        before = metadata(first[f"{current_month()}|all"], "verifications")
+        after = metadata(rerun, "verifications")
+        assert after["credits_charged"] == 0
+        assert after["credits_already_charged"] == before["credits_charged"]
+        assert after["from_cache"] > 0
+        materialized = instance.get_materialized_partitions(dg.AssetKey(["shop", "clean_plan"]))
+        assert {str(k) for k in materialized} == {f"{current_month()}|all"}
+
+
+def test_single_list_backfill_from_the_cli(sandbox: Sandbox, env: Path, tmp_path: Path) -> None:
+    """The README's command, in a subprocess, on the instance the sensor registered segments in."""
+    list_id = min(sandbox.account.lists)
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "connections.yaml").write_text(
+        f"connections: [{{name: shop, api_url_env: {URL_ENV}, api_key_env: {KEY_ENV}}}]"
+    )
+    defs = definitions(shop())
+    month = current_month()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        tick(defs, instance, "shop")  # registers every list and tag
+        completed = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                *("asset", "materialize", "-m", "ac_hygiene.definitions"),
+                *("--select", "shop/segment_contacts,shop/verifications,shop/clean_plan"),
+                *("--partition", f"{month}|list-{list_id}"),
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "DAGSTER_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        materialized = instance.get_materialized_partitions(dg.AssetKey(["shop", "clean_plan"]))
+        assert {str(k) for k in materialized} == {f"{month}|list-{list_id}"}
+
+    on_list = {
+        c for c in sandbox.account.contacts if sandbox.account.membership(c, list_id) is not None
+    }
+    contacts = pl.read_parquet(
+        env / "tables" / "shop" / "segment_contacts" / month / f"list-{list_id}.parquet"
+    )
+    assert set(contacts["contact_id"]) == on_list
+    plan = pl.read_parquet(
+        env / "tables" / "shop" / "clean_plan" / month / f"list-{list_id}.parquet"
+    )
+    touched = {i for ids in plan["list_ids"] for i in ids}
+    assert touched <= {list_id}  # backfilling one list never unsubscribes from another
+    assert json.dumps(sorted(touched)) in ("[]", f"[{list_id}]")

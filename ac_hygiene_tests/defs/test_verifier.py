@@ -1,0 +1,39 @@
+"""Verifier settings from the environment: `host:port` parsing and what reaches the engine."""
+
+import pytest
+
+from ac_hygiene.defs.resources import VerifierResource
+from ac_hygiene.defs.verifier import parse_host_port
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+        (" 10.0.0.2 ", ("10.0.0.2", 53)),
+        ("[::1]:5353", ("::1", 5353)),
+        ("[::1]", ("::1", 53)),
+    ],
+)
+def test_host_port(text: str, expected: tuple[str, int]) -> None:
+    assert parse_host_port(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", ":53", "host:port", "127.0.0.1:0", "127.0.0.1:70000"])
+def test_bad_host_port_says_the_expected_form(text: str) -> None:
+    with pytest.raises(
+        ValueError, match=r"AC_HYGIENE_DNS: .*host:port \(e\.g\. 127\.0\.0\.1:5353\)"
+    ):
+        parse_host_port(text)
+
+
+def test_environment_fills_what_the_resource_leaves_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AC_HYGIENE_DNS", "127.0.0.1:5300")
+    monkeypatch.setenv("AC_HYGIENE_SMTP_PORT", "2525")
+    monkeypatch.setenv("AC_HYGIENE_HELO", "verifier.example")
+    settings = VerifierResource().settings()
+    assert list(settings.nameservers) == [("127.0.0.1", 5300)]
+    assert (settings.smtp_port, settings.helo_name) == (2525, "verifier.example")
+    configured = VerifierResource(dns="127.0.0.9:53", smtp_port=25).settings()
+    assert list(configured.nameservers) == [("127.0.0.9", 53)]
+    assert configured.smtp_port == 25

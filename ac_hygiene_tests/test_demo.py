@@ -1,0 +1,88 @@
+"""`ac-hygiene demo`: end to end twice on a fresh data directory, then what the UI reads."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.test_utils import create_run_for_test
+
+from ac_hygiene.cli.demo import recover_stale_runs
+from ac_hygiene.defs.tags import DEMO_TAG
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_demo(data: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AC_", "DAGSTER_HOME"))}
+    env["COLUMNS"] = "160"
+    return subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ac-hygiene")),
+            *("demo", "--contacts", "200", "--data-dir", str(data)),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def figure(output: str, label: str) -> str:
+    match = re.search(rf"{re.escape(label)}\s*│\s*([^│]+?)\s*│", output)
+    assert match, f"{label!r} not in the summary:\n{output}"
+    return match.group(1)
+
+
+def test_demo_twice_is_idempotent_and_leaves_a_browsable_instance(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = run_demo(data)
+    assert first.returncode == 0, first.stderr[-3000:]
+    charged = int(figure(first.stdout, "credits charged by this run").split()[0].replace(",", ""))
+    assert charged > 0
+    assert int(figure(first.stdout, "contacts").replace(",", "")) == 200
+    assert "./dev ui" in first.stdout and "http://127.0.0.1:3000" in first.stdout
+    assert "materializing segment all" in first.stderr
+    # The generated API key (64 hex digits) is never printed; its last 4 characters may be.
+    assert not re.search(r"[0-9a-f]{32}", first.stdout + first.stderr)
+
+    second = run_demo(data)
+    assert second.returncode == 0, second.stderr[-3000:]
+    again = figure(second.stdout, "credits charged by this run")
+    assert again.startswith(f"0 ({charged:,} already charged this month")
+    verified = figure(second.stdout, "addresses verified")
+    assert int(re.search(r"\(([\d,]+) from cache", verified).group(1).replace(",", "")) > 0
+
+    home = data / "dagster_home"
+    assert (home / "dagster.yaml").resolve() == (ROOT / "dagster.yaml").resolve()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={DEMO_TAG: "true"}))
+        assert len(runs) == 6 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        report = instance.get_latest_materialization_event(dg.AssetKey(["demo", "hygiene_report"]))
+        assert report.asset_materialization.metadata["credits_used"].value == charged
+        assert "all" in instance.get_dynamic_partitions("demo__segments")
+    assert list((data / "tables" / "demo" / "clean_plan").glob("*/all.parquet"))
+
+
+def test_runs_of_a_killed_demo_are_closed_and_their_slots_freed() -> None:
+    with dg.instance_for_test() as instance:
+        stale = create_run_for_test(
+            instance,
+            job_name="demo__segment_job",
+            status=dg.DagsterRunStatus.STARTED,
+            tags={DEMO_TAG: "true"},
+        )
+        other = create_run_for_test(
+            instance, job_name="x", status=dg.DagsterRunStatus.STARTED, tags={}
+        )
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("activecampaign-demo", 1)
+        assert storage.claim_concurrency_slot("activecampaign-demo", stale.run_id, "s").is_claimed
+
+        assert recover_stale_runs(instance) == 1
+        assert instance.get_run_by_id(stale.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED
+        assert storage.get_concurrency_info("activecampaign-demo").active_slot_count == 0
