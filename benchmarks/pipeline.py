@@ -360,6 +360,7 @@ def main() -> None:
         "rate_utilization": round(requests_made / (RATE_LIMIT * wall), 3),
         "http_429": int(stats["rate_limited_429"]),
         "peak_rps": stats["peak_requests_per_second"],
+        "requests_by_endpoint": stats["requests"],
         "asset_s": {k: round(v, 2) for k, v in asset_s.items()},
         "verify_overlap": round(_overlap(verify_spans, extracting) / verify_total, 3),
         "peak_rss_mb": round(peak_mb, 1),
