@@ -9,7 +9,11 @@ themselves, may point the client at a loopback `http://` URL.
 
 Choice on the web URL: `<account>.activehosted.com` also answers `/api/3` (third-party evidence),
 so it is accepted as `https://<account>.activehosted.com`. It is not rewritten to an `api-us1`
-host, since the region cannot be known from the web URL.
+host, since the region cannot be known from the web URL. The browser's address of the web app on
+that host (`https://<account>.activehosted.com/app/contacts?listid=3`, what users copy when they
+cannot find Settings → Developer) is therefore mapped to the same host: its path and query are
+dropped, since they only say which page of the app was open. Web-app paths on any other host are
+refused as ordinary wrong paths.
 """
 
 from __future__ import annotations
@@ -63,6 +67,16 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
+def _is_web_app_page(host: str, path: str, scheme: str) -> bool:
+    """A page of the web app on the account's own `activehosted.com` host (https only)."""
+    page = path.lower()
+    return (
+        scheme == "https"
+        and _WEB_HOST.fullmatch(host) is not None
+        and (page == "/app" or page.startswith("/app/"))
+    )
+
+
 def normalize_api_url(raw: str) -> str:
     """Return `https://<host>` (or an allowed loopback URL) for `raw`, or raise InvalidApiUrl."""
     if not isinstance(raw, str):
@@ -86,6 +100,13 @@ def normalize_api_url(raw: str) -> str:
         raise _refuse("it must start with https://")
     if "@" in parts.netloc:
         raise _refuse("it must not contain a user name or password")
+    host = (parts.hostname or "").lower().removesuffix(".")
+    if (
+        port is None
+        and not parts.netloc.endswith(":")
+        and _is_web_app_page(host, parts.path, scheme)
+    ):
+        return f"https://{host}"
     if "?" in text or "#" in text:
         raise _refuse("it must not contain a query string (?...) or a fragment (#...)")
     if parts.path.lower() not in _ACCEPTED_PATHS:

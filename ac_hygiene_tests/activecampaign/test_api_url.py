@@ -37,6 +37,10 @@ def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
         ("https://123acme.api-us1.com", "https://123acme.api-us1.com"),
         ("acme.activehosted.com", "https://acme.activehosted.com"),
         ("https://acme.activehosted.com/api/3", "https://acme.activehosted.com"),
+        # the web app's address in the browser: same host, the page is dropped
+        ("https://acme.activehosted.com/app/contacts", "https://acme.activehosted.com"),
+        ("acme.activehosted.com/app/contacts/?listid=3#x", "https://acme.activehosted.com"),
+        ("https://ACME.activehosted.com/app", "https://acme.activehosted.com"),
     ],
 )
 def test_unambiguous_forms_are_normalized(no_loopback: None, raw: str, expected: str) -> None:
@@ -50,7 +54,13 @@ def test_unambiguous_forms_are_normalized(no_loopback: None, raw: str, expected:
         ("   \n", "empty"),
         ("http://acme.api-us1.com", "https://"),
         ("https://acme.api-us1.com/api/3/contacts", "path"),
-        ("https://acme.activehosted.com/app/contacts", "path"),
+        ("https://acme.api-us1.com/app/contacts", "path"),
+        ("https://acme.activehosted.com/application", "path"),
+        ("http://acme.activehosted.com/app/contacts", "https://"),
+        ("https://user:pw@acme.activehosted.com/app", "password"),
+        ("https://evil.com/app/contacts", "path"),
+        ("https://acme.activehosted.com:8443/app", "path"),
+        ("https://acme.activehosted.com:/app", "path"),
         ("https://acme.api-us1.com/api/1", "path"),
         ("https://acme.api-us1.com?x=1", "query"),
         ("https://acme.api-us1.com/?", "query"),
