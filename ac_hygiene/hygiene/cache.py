@@ -25,23 +25,8 @@ from sqlalchemy.engine import Connection
 
 from ac_hygiene.hygiene.db import Database, utc_now
 from ac_hygiene.hygiene.tables import MAX_CACHE_KEY_LENGTH, verification_cache
+from ac_hygiene.verification.cache import CACHED_COLUMNS, ResultCache  # the engine owns the seam
 
-if TYPE_CHECKING:  # the protocol lives in the engine's package; only the type checker needs it
-    from ac_hygiene.verification.cache import ResultCache
-
-CACHED_COLUMNS = (
-    "email_normalized",
-    "status",
-    "reason",
-    "is_disposable",
-    "is_role",
-    "is_free",
-    "is_catch_all",
-    "suggestion",
-    "mx_host",
-    "smtp_code",
-    "checked_at",
-)
 CACHEABLE_STATUSES = frozenset({"deliverable", "undeliverable", "risky"})
 _VALUE_COLUMNS = tuple(c for c in CACHED_COLUMNS if c != "email_normalized")
 _CHUNK = 1_000
