@@ -13,7 +13,8 @@ Choices where the API reference is silent (documented so that client tests can r
 - `POST /fieldValues` overwrites the contact's value for that field (one value per pair); the
   answer echoes `contact`/`field` as sent. Unknown contact: 404 Subscriber; unknown field: 404.
 - `DELETE /contacts/{id}` removes memberships, tags and field values with the contact; the id is
-  never reused. Missing: 404 `{"message":"No result found for Subscriber with id N"}`.
+  never reused. Missing: 404 `{"message":"No result found for contact with id N"}` (the wording
+  of the OpenAPI example for this call, unlike the `Subscriber` of the reads).
 """
 
 from __future__ import annotations
@@ -202,9 +203,7 @@ async def delete_contact(request: Request) -> JSONResponse:
     account = state_of(request).account
     contact_id = request.path_params["id"]
     if not account.delete_contact(contact_id):
-        return JSONResponse(
-            {"message": f"No result found for Subscriber with id {contact_id}"}, 404
-        )
+        return JSONResponse({"message": f"No result found for contact with id {contact_id}"}, 404)
     return JSONResponse({})
 
 

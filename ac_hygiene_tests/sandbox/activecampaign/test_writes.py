@@ -134,6 +134,6 @@ async def test_delete_contact(client, small_account) -> None:
     assert (await client.get("/api/3/contacts/5")).status_code == 404
     again = await client.delete("/api/3/contacts/5")
     assert again.status_code == 404
-    assert again.json() == {"message": "No result found for Subscriber with id 5"}
+    assert again.json() == {"message": "No result found for contact with id 5"}
     tagged = (await client.get("/api/3/contactTags", params={"filters[tagid]": 1})).json()
     assert [t["contact"] for t in tagged["contactTags"]] == ["1"]  # the deleted one's tag is gone
