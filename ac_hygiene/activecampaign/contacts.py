@@ -14,6 +14,11 @@ the slower one (see benchmarks/extract.py and the module's report), so it is kep
 
 Tags deleted from the account can still be listed on contacts: tag ids are kept only if the tag
 still exists (the tags table is read *after* the contacts, so a tag deleted meanwhile is dropped).
+A caller that already holds a recent tags table (the pipeline's `tags` asset) passes its ids as
+`known_tag_ids`: when every tag id on the contacts is among them, none can be a deleted tag's
+(ids are never reused) and the table is not read again; a tag deleted since that table was read
+then stays on its contacts, exactly as if it had been deleted just after a fresh read. Any id
+outside them (a new tag, or a deleted one) makes the extraction read the table as usual.
 """
 
 from __future__ import annotations
@@ -213,6 +218,7 @@ async def extract_contacts(
     on_page: Callable[[PageProgress], None] | None = None,
     updated_after: date | datetime | None = None,
     memberships: Memberships = DEFAULT_MEMBERSHIPS,
+    known_tag_ids: pl.Series | None = None,
 ) -> pl.DataFrame:
     """All contacts of `segment` (validated `Contacts` frame, ordered by contact_id).
 
@@ -310,12 +316,23 @@ async def extract_contacts(
 
     if not sideload:
         raw = await _attach_membership_tables(client, raw)
-    tags = await fetch_tags(client)
-    result = finish_frame(raw, tags["tag_id"])
+    result = finish_frame(raw, await _existing_tag_ids(client, raw, known_tag_ids))
     cut = _updated_after_cut(updated_after)
     if cut is not None:
         result = result.filter(pl.col("updated_at") >= cut)
     return result
+
+
+async def _existing_tag_ids(
+    client: ActiveCampaignClient, raw: pl.DataFrame, known_tag_ids: pl.Series | None
+) -> pl.Series:
+    """The ids of the tags that exist: `known_tag_ids` when they cover every id on the contacts,
+    else the tags table, read now (after the contacts)."""
+    if known_tag_ids is not None:
+        on_contacts = raw.get_column("tag_ids").explode().drop_nulls().unique()
+        if on_contacts.is_in(known_tag_ids.implode()).all():
+            return known_tag_ids
+    return (await fetch_tags(client))["tag_id"]
 
 
 async def _attach_membership_tables(
@@ -359,6 +376,7 @@ def extract_contacts_sync(
     updated_after: date | datetime | None = None,
     memberships: Memberships = DEFAULT_MEMBERSHIPS,
     max_retries: int = 6,
+    known_tag_ids: pl.Series | None = None,
 ) -> pl.DataFrame:
     """The blocking entry point for the Dagster assets.
 
@@ -380,6 +398,7 @@ def extract_contacts_sync(
                 on_page=progress,
                 updated_after=updated_after,
                 memberships=memberships,
+                known_tag_ids=known_tag_ids,
             )
 
     frame = _run(run())

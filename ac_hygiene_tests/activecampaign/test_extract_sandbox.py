@@ -64,6 +64,30 @@ async def test_tags_of_deleted_tags_are_dropped(sandbox) -> None:
     assert_frame_equal(frame, expected_contacts(sb.account))
 
 
+async def test_known_tags_covering_the_contacts_spare_the_tags_read(sandbox) -> None:
+    with sandbox(contacts=200) as sb:
+        known = pl.Series("tag_id", sorted(sb.account.tags), dtype=pl.Int64)
+        async with ActiveCampaignClient(sb.connection(), **FAST) as client:
+            frame = await extract_contacts(client, "all", known_tag_ids=known)
+        assert sb.stats.requests.get("GET /api/3/tags", 0) == 0
+    assert_frame_equal(frame, expected_contacts(sb.account))
+
+
+async def test_a_tag_outside_the_known_ones_makes_the_extraction_read_the_tags(sandbox) -> None:
+    with sandbox(contacts=200) as sb:
+        with sb.account.lock:
+            del sb.account.tags[1]  # deleted: its contactTag rows stay (as in the real API)
+            sb.account.version += 1
+        # An older table that knew neither tag 1 nor tag 2 (say tag 2 is newer than it).
+        known = pl.Series("tag_id", sorted(set(sb.account.tags) - {2}), dtype=pl.Int64)
+        async with ActiveCampaignClient(sb.connection(), **FAST) as client:
+            frame = await extract_contacts(client, "all", known_tag_ids=known)
+        assert sb.stats.requests["GET /api/3/tags"] >= 1
+    assert frame.filter(pl.col("tag_ids").list.contains(1)).height == 0
+    assert frame.filter(pl.col("tag_ids").list.contains(2)).height > 0
+    assert_frame_equal(frame, expected_contacts(sb.account))
+
+
 async def test_faults_change_nothing(sandbox) -> None:
     """10%+ of requests fail (429, 500, 503 HTML, dropped connections, truncated JSON)."""
     faults = Faults(p_429=0.02, p_500=0.04, p_503=0.03, p_drop=0.03, p_truncated=0.03, seed=11)

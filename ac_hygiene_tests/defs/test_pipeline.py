@@ -95,8 +95,10 @@ def test_month_on_an_ephemeral_instance(sandbox: Sandbox, env: Path) -> None:
 
 def test_rerun_on_a_persistent_instance_charges_nothing_twice(sandbox: Sandbox) -> None:
     defs = definitions(shop())
+    stats = sandbox.app.state.sandbox.stats
     with dg.instance_for_test() as instance:
         first = run_month(defs, instance)
+        tags_reads = stats.requests.get("GET /api/3/tags", 0)
         rerun = execute(
             defs,
             instance,
@@ -106,6 +108,8 @@ def test_rerun_on_a_persistent_instance_charges_nothing_twice(sandbox: Sandbox) 
             ),
         )
         assert rerun.success
+        # the tags asset covers every tag on the contacts: the extraction does not re-read it
+        assert stats.requests.get("GET /api/3/tags", 0) == tags_reads
         before = metadata(first[f"{current_month()}|all"], "verifications")
         after = metadata(rerun, "verifications")
         assert after["credits_charged"] == 0
