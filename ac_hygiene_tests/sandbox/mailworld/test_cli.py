@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import selectors
@@ -22,19 +23,25 @@ _START_TIMEOUT_S = 30
 
 
 def _read_until_ready(process: subprocess.Popen[str]) -> str:
-    """Everything the command printed up to its 'Ready.' line (failing if it never comes)."""
+    """Everything the command printed up to its 'Ready.' line (failing if it never comes).
+
+    Reads the pipe's file descriptor directly: a buffered readline() may pull 'Ready.' into
+    Python's buffer, where select() cannot see it, and the wait would then time out.
+    """
     assert process.stdout is not None
+    fd = process.stdout.fileno()
+    decoder = codecs.getincrementaldecoder("utf-8")()
     selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
+    selector.register(fd, selectors.EVENT_READ)
     output = ""
     deadline = time.monotonic() + _START_TIMEOUT_S
     while "Ready." not in output:
         remaining = deadline - time.monotonic()
         assert remaining > 0, f"no 'Ready.' line; output so far:\n{output}"
         if selector.select(timeout=remaining):
-            line = process.stdout.readline()
-            assert line, f"command exited early:\n{output}"
-            output += line
+            chunk = os.read(fd, 65536)
+            assert chunk, f"command exited early:\n{output}"
+            output += decoder.decode(chunk)
     return output
 
 
