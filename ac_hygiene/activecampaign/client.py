@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn
@@ -211,7 +212,10 @@ class ActiveCampaignClient:
         retries = 0
         auth_retried = False
         while True:
-            for limiter in (self.limiter, extra_limiter):
+            # The extra (bulk import) limiter first: its wait can be long (a minute's quota, a
+            # pause), and an account slot taken before it would be stale by the time the request
+            # goes out, sending it on top of the account's paced traffic.
+            for limiter in (extra_limiter, self.limiter):
                 if limiter is not None:
                     self.stats.throttled_s += await limiter.acquire()
             try:
@@ -277,7 +281,7 @@ class ActiveCampaignClient:
         response = await self._send(request)
         # Transport failures are handled outside any `except` block so that no exception raised
         # here carries the transport exception (or the request) along as its __context__.
-        if isinstance(response, httpx.TransportError):
+        if isinstance(response, httpx.RequestError):
             self.stats.transport_errors += 1
             self._raise_for_transport_failure(response, where, idempotent)
 
@@ -299,7 +303,7 @@ class ActiveCampaignClient:
                 status=status,
             )
 
-        message = self._scrub(error_message(content))
+        message = self._scrub(error_message(content, self._scrub))
         detail = f"{where}: HTTP {status}" + (f" ({message})" if message else "")
 
         if status == 429:
@@ -330,7 +334,7 @@ class ActiveCampaignClient:
         if status == 404:
             raise NotFound(detail, status=status)
         if status == 422:
-            raise ValidationFailed(detail, status=status, failure_reasons=_errors_of(content))
+            raise ValidationFailed(detail, status=status, failure_reasons=self._errors_of(content))
         if status >= 500:
             self.stats.http_5xx += 1
             if idempotent:
@@ -352,19 +356,28 @@ class ActiveCampaignClient:
                 status=status,
             )
         if status == 400:
-            raise ValidationFailed(detail, status=status, failure_reasons=_errors_of(content))
+            raise ValidationFailed(detail, status=status, failure_reasons=self._errors_of(content))
         raise UnexpectedResponse(detail, status=status)
 
-    async def _send(self, request: httpx.Request) -> httpx.Response | httpx.TransportError:
+    async def _send(self, request: httpx.Request) -> httpx.Response | httpx.RequestError:
         try:
             return await self._http.send(request)
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            # DecodingError: the body could not be decompressed (a cut or corrupt gzip stream),
+            # the same failure as a truncated JSON body; it is raised while the body is read.
             return exc
 
     def _raise_for_transport_failure(
-        self, exc: httpx.TransportError, where: str, idempotent: bool
+        self, exc: httpx.RequestError, where: str, idempotent: bool
     ) -> NoReturn:
         name = type(exc).__name__
+        if isinstance(exc, httpx.DecodingError):
+            if idempotent:
+                raise _Retry(f"{name} (unreadable body)")
+            raise WriteOutcomeUnknown(
+                f"{where}: the answer was unreadable ({name}); the write was probably applied. "
+                "Read the record back before retrying."
+            )
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             if _is_dns_failure(exc):
                 raise Unreachable(
@@ -387,6 +400,10 @@ class ActiveCampaignClient:
         secret = self.connection.api_key.reveal()
         return text.replace(secret, "****") if secret else text
 
+    def _errors_of(self, content: bytes) -> list[object]:
+        """The failure reasons of an error body, with every string in them scrubbed."""
+        return [_scrub_strings(item, self._scrub) for item in _errors_of(content)]
+
 
 _UNPARSEABLE = object()
 
@@ -397,6 +414,18 @@ def _parse_or_none(content: bytes) -> Any:
         return parse_json_body(content)
     except ValueError:
         return _UNPARSEABLE
+
+
+def _scrub_strings(value: Any, scrub: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        return [_scrub_strings(item, scrub) for item in value]
+    if isinstance(value, dict):
+        return {
+            _scrub_strings(key, scrub): _scrub_strings(item, scrub) for key, item in value.items()
+        }
+    return value
 
 
 def _errors_of(content: bytes) -> list[object]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -60,8 +61,12 @@ def parse_json_body(content: bytes) -> object:
     return json.loads(content)
 
 
-def error_message(content: bytes) -> str:
-    """The human part of an ActiveCampaign error body, in any of its shapes, shortened."""
+def error_message(content: bytes, scrub: Callable[[str], str] | None = None) -> str:
+    """The human part of an ActiveCampaign error body, in any of its shapes, shortened.
+
+    `scrub` is applied to the whole text *before* it is shortened: shortening first could cut a
+    secret echoed by the server in two and leave a prefix of it that no longer matches.
+    """
     try:
         body = parse_json_body(content)
     except ValueError:
@@ -78,7 +83,10 @@ def error_message(content: bytes) -> str:
                     text = error.get("detail") or error.get("title")
                     if isinstance(text, str):
                         parts.append(text)
-    return "; ".join(parts)[:_MAX_MESSAGE]
+    text = "; ".join(parts)
+    if scrub is not None:
+        text = scrub(text)
+    return text[:_MAX_MESSAGE]
 
 
 def is_missing_record_403(content: bytes) -> bool:

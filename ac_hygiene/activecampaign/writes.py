@@ -87,13 +87,18 @@ class ImportResult:
         return not self.unknown
 
 
+def _encode(body: Any) -> bytes:
+    """The bytes httpx sends for `json=body` (UTF-8, not `\\u` escapes; compact separators)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
 def split_batches(contacts: Sequence[ImportContact]) -> list[list[ImportContact]]:
     """Greedy batches of at most 250 contacts and under 400,000 bytes of JSON each."""
     batches: list[list[ImportContact]] = []
     current: list[ImportContact] = []
     size = _ENVELOPE
     for contact in contacts:
-        item = len(json.dumps(contact.to_json(), separators=(",", ":")).encode()) + 1
+        item = len(_encode(contact.to_json())) + 1
         if item + _ENVELOPE >= MAX_IMPORT_BYTES:
             raise ValueError(
                 "one contact of the import is larger than ActiveCampaign's 400,000-byte request "

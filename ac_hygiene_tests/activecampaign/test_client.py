@@ -5,9 +5,12 @@ The sandbox tests check the same client against a real server; these pin down ea
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import logging
 import socket
+import time
 import uuid
 from collections.abc import Callable
 
@@ -56,6 +59,8 @@ def _json(status: int, body: object, headers: dict[str, str] | None = None) -> h
 
 
 OK = _json(200, {"user": {"id": "1"}})
+# A compressed body cut or corrupted on the way: httpx raises DecodingError while reading it.
+_CORRUPT_GZIP = httpx.DecodingError("Error -3 while decompressing data: invalid block type")
 
 
 @pytest.fixture
@@ -137,6 +142,7 @@ async def test_bulk_import_rate_limit_400_is_a_throttle(make_client) -> None:
         _json(503, {}, {"Retry-After": "0"}),
         httpx.Response(200, content=b'{"contacts": [{"id": "1", "ema'),  # truncated JSON
         httpx.Response(200, content=b"<html>gateway</html>"),
+        _CORRUPT_GZIP,
         httpx.ReadTimeout("read timed out"),
         httpx.RemoteProtocolError("Server disconnected without sending a response."),
         httpx.ReadError("connection reset by peer"),
@@ -159,6 +165,7 @@ async def test_transient_failures_on_reads_are_retried(make_client, failure: Ans
         httpx.ReadTimeout("read timed out"),
         httpx.RemoteProtocolError("Server disconnected without sending a response."),
         httpx.Response(200, content=b'{"success": 1, "batch'),
+        _CORRUPT_GZIP,
     ],
 )
 async def test_uncertain_failures_of_a_write_are_not_retried(make_client, failure: Answer) -> None:
@@ -319,3 +326,88 @@ async def test_a_server_ignoring_id_greater_stops_the_extraction(make_client) ->
         with pytest.raises(UnexpectedResponse, match="does not page by id"):
             await extract_contacts(client, "all")
     assert len(script.requests) == 2
+
+
+@pytest.mark.parametrize("status", [400, 402, 403, 404, 418, 422, 500])
+async def test_a_key_echoed_at_the_message_length_limit_does_not_leak_in_part(
+    make_client, status: int
+) -> None:
+    # The message is shortened to 300 characters: shortened before scrubbing, the key would be
+    # cut in two and its first part (no longer the whole key) would not be scrubbed.
+    body = {"message": "x" * 270 + " token " + KEY}
+    client, _ = make_client([_json(status, body)], max_retries=0)
+    async with client:
+        with pytest.raises(ActiveCampaignError) as excinfo:
+            await client.post("/contacts", json={"x": 1})
+    error = excinfo.value
+    for text in (str(error), repr(error), *map(str, error.args)):
+        assert KEY[:16] not in text
+
+
+async def test_failure_reasons_that_echo_the_key_are_scrubbed(make_client) -> None:
+    body = {
+        "success": 0,
+        "failureReasons": [{"contact": 0, "failureReason": f"bad {KEY}"}, f"also {KEY}"],
+    }
+    client, _ = make_client([_json(400, body)])
+    async with client:
+        with pytest.raises(ValidationFailed) as excinfo:
+            await client.post("/import/bulk_import", json={"contacts": []})
+    reasons = excinfo.value.failure_reasons
+    assert reasons == [{"contact": 0, "failureReason": "bad ****"}, "also ****"]
+    assert KEY[:16] not in repr(reasons)
+
+
+async def test_a_bulk_import_waiting_on_its_own_limiter_still_takes_a_fresh_account_slot(
+    connection: Connection,
+) -> None:
+    # A bulk import held by the bulk-import limiter (here: paused) must not go out on an account
+    # slot it reserved before that wait: it would land on top of the account's paced traffic.
+    sent: list[float] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(time.monotonic())
+        return _json(200, {})
+
+    client = ActiveCampaignClient(connection, rate=5.0, transport=httpx.MockTransport(record))
+
+    async def reads() -> None:
+        for _ in range(8):
+            await client.get("/users/me")
+
+    async with client:
+        client.bulk_import_limiter.pause(0.55)  # ends 0.05 s before a read
+        await asyncio.gather(
+            reads(),
+            client.post(
+                "/import/bulk_import",
+                json={"contacts": []},
+                extra_limiter=client.bulk_import_limiter,
+            ),
+        )
+    assert len(sent) == 9
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
+    assert min(gaps) > 0.12  # one every 0.2 s at 5 req/s, the bulk import included
+
+
+async def test_a_corrupt_compressed_body_is_read_as_a_transient_failure(connection) -> None:
+    answers = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal answers
+        answers += 1
+        if answers == 1:  # decoded only when the client reads the body
+            headers = {"Content-Encoding": "gzip"}
+            return httpx.Response(200, stream=httpx.ByteStream(b"\x1f\x8b cut"), headers=headers)
+        return OK
+
+    client = ActiveCampaignClient(
+        connection,
+        rate=1000.0,
+        backoff=Backoff(base_s=0.001, cap_s=0.01),
+        transport=httpx.MockTransport(handler),
+    )
+    async with client:
+        assert await client.get("/users/me") == {"user": {"id": "1"}}
+    assert answers == 2
+    assert client.stats.transport_errors == 1

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from ac_hygiene.activecampaign.writes import (
@@ -58,3 +59,20 @@ def test_contact_json_shape() -> None:
         "unsubscribe": [{"listid": 3}, {"listid": 4}],
         "exclude_automations": True,
     }
+
+
+def _sent_size(batch: list[ImportContact]) -> int:
+    """The bytes httpx actually sends for the batch: UTF-8, not `\\u` escapes."""
+    request = httpx.Request("POST", "https://x/", json={"contacts": [c.to_json() for c in batch]})
+    return len(request.content)
+
+
+def test_multibyte_text_is_measured_as_the_utf8_bytes_sent() -> None:
+    # 70,000 "€" are 210,000 bytes of UTF-8 but 420,000 as `\u20ac` escapes: the contact fits.
+    contacts = [ImportContact("a@example.com", first_name="\u20ac" * 70_000)]
+    contacts += [ImportContact(f"c{i}@example.com", last_name="\u00e9" * 20_000) for i in range(9)]
+    batches = split_batches(contacts)
+    assert [c for b in batches for c in b] == contacts
+    assert all(_sent_size(b) < MAX_IMPORT_BYTES for b in batches)
+    assert max(_sent_size(b) for b in batches) > MAX_IMPORT_BYTES * 0.85  # and batches are full
+    assert len(batches) == 2

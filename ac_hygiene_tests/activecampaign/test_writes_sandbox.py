@@ -86,3 +86,18 @@ async def test_bulk_import_refuses_duplicate_emails_before_sending(sandbox) -> N
             with pytest.raises(ValueError, match="twice"):
                 await bulk_import(client, [ImportContact("a@x.com"), ImportContact("A@x.com")])
         assert sb.stats.total_requests == 0
+
+
+async def test_bulk_import_of_multibyte_text_fills_requests_up_to_the_byte_limit(sandbox) -> None:
+    # 40,000 "€" are 120,000 bytes of UTF-8 (what is sent) but 240,000 as `\u20ac` escapes:
+    # three such contacts fit in one request under 400,000 bytes, four do not.
+    name = "\u20ac" * 40_000
+    contacts = [ImportContact(f"euro{i}@example.com", first_name=name) for i in range(4)]
+    with sandbox(contacts=5, import_delay_s=0.0) as sb:
+        async with ActiveCampaignClient(sb.connection(), **FAST) as client:
+            result = await bulk_import(client, contacts, poll_interval_s=0.01)
+        assert len(result.batch_ids) == 2  # 3 + 1, each under the sandbox's 400,000 bytes
+        assert sb.stats.requests["POST /api/3/import/bulk_import"] == 2
+        assert sorted(result.imported) == sorted(c.email for c in contacts)
+        (stored,) = sb.account.find_by_email("euro3@example.com")
+        assert stored.first_name == name
