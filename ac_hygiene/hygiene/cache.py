@@ -3,9 +3,9 @@
 It implements the engine's `ResultCache` protocol (`ac_hygiene.verification.cache`) structurally,
 in the ledger's database (its own table), keyed by `email_normalized`:
 
-- `get_many` returns only rows checked within the freshness window (30 days by default, so a
-  monthly run re-probes what it verified a month ago and reuses what another segment or a re-run
-  verified since).
+- `get_many` returns only rows checked within the freshness window (30 days by default; the
+  pipeline also bounds it by the start of the month being run, so a monthly run re-probes what it
+  verified last month and reuses what another segment or a re-run verified since).
 - `put_many` upserts; unknown results are never stored (whatever the caller passes), because an
   unknown is no verdict and must be retried next time. A newer result replaces an older one, an
   older one never overwrites a newer (two concurrent runs may store the same address).
@@ -79,6 +79,16 @@ class SqlResultCache:
         self._clock = clock
         self._db = Database(url)
 
+    def _cutoff(self) -> datetime:
+        """The oldest `checked_at` still fresh. The window is elapsed time, so the clock is read
+        in UTC first: on a zoned clock, `now - 30 days` is wall-clock arithmetic and would be an
+        hour off across a daylight-saving change (serving a stale row, or dropping a fresh one).
+        """
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the cache clock returned a naive datetime: return an aware one")
+        return now.astimezone(UTC) - self.freshness
+
     def __repr__(self) -> str:
         return f"SqlResultCache({self._db.masked_url!r}, freshness={self.freshness})"
 
@@ -96,7 +106,7 @@ class SqlResultCache:
         wanted = sorted({k for k in keys if _usable_key(k)})
         if not wanted:
             return {}
-        cutoff = self._clock() - self.freshness
+        cutoff = self._cutoff()
         columns = [verification_cache.c[c] for c in CACHED_COLUMNS]
 
         def read(conn: Connection) -> dict[str, dict[str, Any]]:
@@ -129,7 +139,7 @@ class SqlResultCache:
 
     def purge_expired(self) -> int:
         """Delete rows older than the freshness window (they are never returned); returns count."""
-        cutoff = self._clock() - self.freshness
+        cutoff = self._cutoff()
         query = sa.delete(verification_cache).where(verification_cache.c.checked_at < cutoff)
         return int(self._db.run(lambda conn: conn.execute(query).rowcount))
 

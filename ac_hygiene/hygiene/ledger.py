@@ -87,6 +87,13 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _storable_text(key: str) -> str:
+    """The billing key as stored for statements. PostgreSQL text cannot hold NUL (the driver
+    refuses the whole insert), so NUL is shown as U+FFFD on every backend; uniqueness is on the
+    hash of the real key, so this never merges two keys."""
+    return key.replace("\x00", "\ufffd")
+
+
 def _insert(conn: Connection, table: sa.Table) -> Any:
     """The dialect's INSERT, which carries ON CONFLICT on both SQLite and PostgreSQL."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -275,7 +282,7 @@ def _charge_chunk(
                 "connection": connection,
                 "month": month,
                 "key_hash": h,
-                "billing_key": k,
+                "billing_key": _storable_text(k),
                 "status": s,
                 "reason": r,
                 "run_id": run_id,
@@ -308,7 +315,7 @@ def _charge_chunk(
                 "connection": connection,
                 "month": month,
                 "key_hash": h,
-                "billing_key": k,
+                "billing_key": _storable_text(k),
                 "reason": r or "unknown",
                 "run_id": run_id,
                 "recorded_at": now,

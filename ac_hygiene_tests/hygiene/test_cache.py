@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -80,6 +81,28 @@ def test_freshness_window_is_configurable(db_url):
     short.close()
     with pytest.raises(ValueError, match="positive duration"):
         SqlResultCache(db_url, timedelta(0))
+
+
+def test_freshness_is_elapsed_time_even_on_a_zoned_clock(db_url):
+    # Paris left summer time on 2026-10-25: 30 wall-clock days before 2026-10-26 12:00 CET are
+    # 30 days and 1 hour of elapsed time; the window must not widen (nor narrow in spring).
+    for season, local in (
+        ("autumn", datetime(2026, 10, 26, 12)),
+        ("spring", datetime(2026, 3, 30, 12)),
+    ):
+        now = local.replace(tzinfo=ZoneInfo("Europe/Paris"))
+        utc_now = now.astimezone(UTC)
+        stale, fresh = f"stale-{season}@d.com", f"fresh-{season}@d.com"
+        with SqlResultCache(db_url, timedelta(days=30), clock=lambda now=now: now) as cache:
+            cache.put_many(
+                [
+                    _row(stale, checked_at=utc_now - timedelta(days=30, minutes=30)),
+                    _row(fresh, checked_at=utc_now - timedelta(days=29, hours=23, minutes=30)),
+                ]
+            )
+            assert set(cache.get_many([stale, fresh])) == {fresh}
+            assert cache.purge_expired() == 1
+            assert set(cache.get_many([stale, fresh])) == {fresh}
 
 
 def test_unknown_results_are_never_stored(cache):

@@ -173,6 +173,23 @@ def test_huge_garbage_addresses_are_charged_like_any_other(ledger):
     assert ledger.statement("acct", MONTH)["billing_key"].to_list() == [huge]
 
 
+def test_addresses_with_nul_characters_are_charged_on_every_backend(ledger):
+    # invalid syntax, charged as verified; PostgreSQL text cannot hold NUL, SQLite can
+    frame = _results(
+        ("a\x00b@d.com", "undeliverable"), ("a\ufffdb@d.com", "undeliverable"), ("\x00", "unknown")
+    )
+    summary = ledger.charge("acct", MONTH, frame, run_id="r")
+    assert (summary.charged, summary.refunded_unknown) == (2, 1)  # two keys, not merged
+    assert ledger.charge("acct", MONTH, frame, run_id="r2").already_charged == 2
+    assert ledger.credits_used("acct", MONTH) == 2
+    statement = ledger.statement("acct", MONTH)
+    assert sorted(statement.select("billing_key", "charged").rows()) == [
+        ("a\ufffdb@d.com", True),
+        ("a\ufffdb@d.com", True),
+        ("\ufffd", False),
+    ]
+
+
 def test_empty_batch_charges_nothing(ledger):
     assert ledger.charge("acct", MONTH, _results(), run_id="r") == ChargeSummary(0, 0, 0, 0)
 
