@@ -44,6 +44,11 @@ def current_month(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).astimezone(UTC).strftime(MONTH_FORMAT)
 
 
+def month_start(month: str) -> datetime:
+    """Midnight UTC of the first day of `month` (a `YYYY-MM` partition key)."""
+    return datetime.strptime(month, MONTH_FORMAT).replace(tzinfo=UTC)
+
+
 def split_key(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> tuple[str, str]:
     """(month, segment) of the partition being materialized."""
     key = context.partition_key

@@ -6,7 +6,7 @@ segment overlap the extraction of the next.
 """
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -16,7 +16,7 @@ from ac_hygiene.activecampaign.segments import parse_segment
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.locks import account_lock, pool_name
 from ac_hygiene.defs.metadata import counts_table, preview, value_counts
-from ac_hygiene.defs.partitions import month_segment_partitions, split_key
+from ac_hygiene.defs.partitions import month_segment_partitions, month_start, split_key
 from ac_hygiene.defs.progress import CountLogger, PageLogger
 from ac_hygiene.defs.resources import (
     ActiveCampaignResource,
@@ -34,6 +34,19 @@ from ac_hygiene.schemas import PLAN_ACTIONS, PLAN_CATEGORIES, VERIFICATION_STATU
 from ac_hygiene.verification import verify_emails
 
 SEGMENT_ASSETS = ("segment_contacts", "verifications", "clean_plan")
+
+
+def cache_freshness(month: str, days: int, now: datetime | None = None) -> timedelta:
+    """How old a cached result may be for a run of `month`: `days`, but never from before the
+    month began.
+
+    Monthly hygiene means each month's addresses are checked again (and that is what the month's
+    credit pays for); within the month, a result is reused by other segments, re-runs and
+    backfills. Without the bound, a 30-day window would reuse most of last month's results in a
+    run early in the month (months are 28 to 31 days apart).
+    """
+    elapsed = (now or datetime.now(UTC)) - month_start(month)
+    return max(timedelta(0), min(timedelta(days=days), elapsed))
 
 
 def segment_emails(contacts: pl.DataFrame) -> list[str]:
@@ -126,7 +139,7 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         emails = segment_emails(contacts)
         url = ledger.database_url()
         started = time.monotonic()
-        cache = SqlResultCache(url, freshness=timedelta(days=ledger.cache_freshness_days))
+        cache = SqlResultCache(url, freshness=cache_freshness(month, ledger.cache_freshness_days))
         try:
             results = verify_emails(
                 emails,
