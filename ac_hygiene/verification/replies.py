@@ -29,7 +29,9 @@ UNDELIVERABLE = "undeliverable"
 RISKY = "risky"
 UNKNOWN = "unknown"
 
-_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+# RFC 3463 / RFC 2034: the enhanced code opens the reply text ("550 5.1.1 ..."); old Exchange
+# writes "#5.1.0". Only there: an address in the text ("Client host [5.1.1.9] blocked") is not one.
+_ENHANCED = re.compile(r"#?([245])\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9]|\.[0-9])")
 _NO_MAILBOX = re.compile(
     r"user unknown|unknown user|no such (user|mailbox|recipient|address)|"
     r"(mailbox|user|recipient|address|account)( \S+)? (does not|doesn'?t) exist|"
@@ -65,7 +67,7 @@ class Verdict:
 
 def enhanced_code(text: str) -> tuple[int, int, int] | None:
     """The RFC 3463 enhanced status code (`5.1.1`) at the start of a reply's text, if any."""
-    match = _ENHANCED.search(text[:40])
+    match = _ENHANCED.match(text.lstrip())
     if match is None:
         return None
     klass, subject, detail = (int(group) for group in match.groups())

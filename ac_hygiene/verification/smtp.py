@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ from ac_hygiene.verification.replies import (
 )
 from ac_hygiene.verification.settings import VerificationSettings
 
+_REPLY_CODE = re.compile(r"[0-9]{3}(?:[ -]|$)")
 _MAX_REPLY_LINE = 4096
 _MAX_REPLY_LINES = 100
 _GREYLIST_MARGIN_S = 0.05
@@ -120,7 +122,8 @@ class _Connection:
             except asyncio.LimitOverrunError as error:
                 raise _SessionEnded("reply line too long", "smtp_error") from error
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if len(line) < 3 or not line[:3].isdigit() or line[3:4] not in ("", " ", "-"):
+            # ASCII digits only: str.isdigit() also takes "²" (int() raises) or "٢" (another code).
+            if _REPLY_CODE.match(line) is None:
                 raise _SessionEnded(f"not an SMTP reply: {line[:80]!r}", "smtp_error")
             texts.append(line[4:])
             if line[3:4] != "-":
@@ -128,10 +131,14 @@ class _Connection:
         raise _SessionEnded("reply with too many lines", "smtp_error")
 
     async def close(self, quit_timeout: float) -> None:
-        with contextlib.suppress(Exception):
-            self._writer.write(b"QUIT\r\n")
-            await asyncio.wait_for(self._read_reply(), quit_timeout)
-        self._writer.close()
+        try:
+            with contextlib.suppress(Exception):
+                self._writer.write(b"QUIT\r\n")
+                await asyncio.wait_for(self._read_reply(), quit_timeout)
+        finally:
+            # Even when cancelled while waiting for the QUIT reply: the socket must not outlive
+            # the session (it stays registered with the loop until closed).
+            self._writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._writer.wait_closed(), quit_timeout)
 
@@ -266,6 +273,9 @@ class SmtpProber:
         waiting = {id(probe) for probe in result.leftovers}
         for probe in chunk:
             if probe.verdict is None and id(probe) not in waiting:
+                if verdict.retry:
+                    # A greylisting greeting names no recipient: wait the default delay, not 0.
+                    probe.retry_at = time.monotonic() + self._settings.greylist_default_delay_s
                 self._decide(probe, verdict, None, host, result)
         return result
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import polars as pl
 import pytest
 
 from ac_hygiene.sandbox.mailworld import MailWorld, MailWorldServer, RunningMailWorld
 from ac_hygiene.schemas import VERIFICATION_REASONS, Verifications
 from ac_hygiene.verification import BatchStats, MemoryCache, averify_emails
-from ac_hygiene_tests.verification.support import settings_for, stub_servers
+from ac_hygiene_tests.verification.support import (
+    GREY_BANNER_HOST,
+    SILENT_HOST,
+    settings_for,
+    stub_servers,
+)
 
 # address -> (status, reason), one per reason code the engine produces.
 EXPECTED = {
@@ -260,3 +267,67 @@ def test_bad_settings_are_refused_with_the_reason(bad: str) -> None:
 
     with pytest.raises(ValueError, match="nameserver"):
         VerificationSettings(nameservers=[(bad, 0)] if bad else [])
+
+
+async def test_a_reply_code_in_non_ascii_digits_is_an_error_not_a_crash(
+    running: RunningMailWorld,
+) -> None:
+    # "²²⁰" passes str.isdigit() but not int(): the batch used to raise ValueError.
+    async with stub_servers(running.smtp_port):
+        frame = await averify_emails(
+            ["someone@garbled.com", "alice@acme.com"], settings_for(running)
+        )
+    rows = by_email(frame)
+    assert (rows["someone@garbled.com"]["status"], rows["someone@garbled.com"]["reason"]) == (
+        "unknown",
+        "smtp_error",
+    )
+    assert rows["alice@acme.com"]["reason"] == "accepted"
+
+
+async def test_an_ip_address_in_a_refusal_is_not_an_enhanced_status_code(
+    running: RunningMailWorld,
+) -> None:
+    # "550 Client host [5.1.1.9] blocked": the block is about the prober, not the mailbox.
+    async with stub_servers(running.smtp_port):
+        frame = await averify_emails(["someone@ipblock.com"], settings_for(running))
+    row = frame.row(0, named=True)
+    assert (row["status"], row["reason"], row["smtp_code"]) == ("unknown", "blocked", 550)
+    assert row["billable"] is False
+
+
+async def test_greylisting_at_the_greeting_waits_before_retrying(
+    running: RunningMailWorld,
+) -> None:
+    settings = settings_for(running, greylist_default_delay_s=0.5, greylist_budget_s=0.8)
+    async with stub_servers(running.smtp_port) as log:
+        frame = await averify_emails(["someone@greybanner.com"], settings)
+    row = frame.row(0, named=True)
+    assert (row["status"], row["reason"]) == ("unknown", "greylisted")
+    times = log.connected[GREY_BANNER_HOST]
+    # One try, one retry after the default delay; the next would land past the budget.
+    assert len(times) == 2
+    assert times[1] - times[0] >= 0.45
+
+
+async def test_a_cancelled_batch_closes_its_smtp_connections(running: RunningMailWorld) -> None:
+    settings = settings_for(running, smtp_command_timeout_s=0.3, check_catch_all=False)
+    async with stub_servers(running.smtp_port) as log:
+        task = asyncio.ensure_future(averify_emails(["someone@silent.com"], settings))
+        # Cancel while the session waits for the reply to its QUIT (the server never answers).
+        for _ in range(200):
+            if "QUIT" in log.commands[SILENT_HOST]:
+                break
+            await asyncio.sleep(0.01)
+        assert "QUIT" in log.commands[SILENT_HOST]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as cancelled:
+            await task
+        # Closed by the engine, not by the garbage collector (StreamWriter.__del__ closes with a
+        # ResourceWarning): holding the error keeps the session's frames, so its writer, alive.
+        for _ in range(100):
+            if log.closed[SILENT_HOST]:
+                break
+            await asyncio.sleep(0.02)
+        assert log.closed[SILENT_HOST] == 1, "the connection outlived the cancelled batch"
+        del cancelled

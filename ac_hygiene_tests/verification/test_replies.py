@@ -30,6 +30,10 @@ from ac_hygiene.verification.replies import classify_session, retry_delay
         (550, "Rejected", "unknown", "smtp_error"),  # a bare 550 is not trusted as "no user"
         (421, "4.7.0 Try again later, closing connection", "unknown", "smtp_unavailable"),
         (500, "5.5.2 Syntax error", "unknown", "smtp_error"),
+        # An address in the text is not an enhanced code (those open the text, RFC 3463).
+        (550, "Client host [5.1.1.9] blocked using zen.spamhaus.org", "unknown", "blocked"),
+        (553, "Mail from 10.5.2.2 refused", "unknown", "smtp_error"),
+        (550, "#5.1.0 Address rejected", "undeliverable", "mailbox_not_found"),
     ],
 )  # fmt: skip
 def test_rcpt_verdicts(code: int, text: str, status: str, reason: str) -> None:
