@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
+import itertools
 import json
 import logging
 from collections import defaultdict
@@ -274,6 +275,13 @@ async def extract_contacts(
                 "GET /contacts?id_greater=%d returned contacts at or below that id; they are "
                 "dropped (the server treats id_greater as inclusive)",
                 last_id,
+            )
+        ids = [to_int(c.get("id")) or 0 for c in fresh]
+        if any(later <= earlier for earlier, later in itertools.pairwise(ids)):
+            # The next cursor is the page's last id: an unordered page would skip contacts.
+            raise UnexpectedResponse(
+                f"GET /contacts?id_greater={last_id}: the page is not in ascending id order "
+                "(orders[id]=ASC ignored); the extraction stops rather than skip contacts"
             )
         if not fresh:
             if len(contacts) >= PAGE_LIMIT:  # a full page, all old: id_greater is being ignored

@@ -328,6 +328,17 @@ async def test_a_server_ignoring_id_greater_stops_the_extraction(make_client) ->
     assert len(script.requests) == 2
 
 
+async def test_a_page_out_of_id_order_stops_the_extraction(make_client) -> None:
+    ids = list(range(1, 101))
+    ids[10], ids[90] = ids[90], ids[10]  # orders[id]=ASC ignored: the cursor would skip 11..90
+    page = {"contacts": [{"id": str(i), "email": f"c{i}@x.com"} for i in ids]}
+    client, script = make_client([_json(200, page)])
+    async with client:
+        with pytest.raises(UnexpectedResponse, match="not in ascending id order"):
+            await extract_contacts(client, "all")
+    assert len(script.requests) == 1
+
+
 @pytest.mark.parametrize("status", [400, 402, 403, 404, 418, 422, 500])
 async def test_a_key_echoed_at_the_message_length_limit_does_not_leak_in_part(
     make_client, status: int
