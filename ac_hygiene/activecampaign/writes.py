@@ -26,7 +26,9 @@ from ac_hygiene.activecampaign.client import ActiveCampaignClient
 from ac_hygiene.activecampaign.convert import to_int
 from ac_hygiene.activecampaign.errors import (
     NotFound,
+    RetriesExhausted,
     UnexpectedResponse,
+    Unreachable,
     ValidationFailed,
     WriteOutcomeUnknown,
 )
@@ -222,7 +224,13 @@ async def _wait_for_batch(
     interval = poll_interval_s
     while True:
         result.requests += 1
-        info = await client.get("/import/info", params={"batchId": batch_id})
+        try:
+            info = await client.get("/import/info", params={"batchId": batch_id})
+        except (RetriesExhausted, Unreachable) as exc:
+            # The batch is queued (its id is in the result): its outcome is unknown, not failed,
+            # and the other batches still go. The caller reconciles the unknowns later.
+            log.warning("bulk import batch %s: its status cannot be read (%s)", batch_id, exc)
+            return None
         status = _get(info, "status")
         if isinstance(status, str) and status.lower() in FINAL_IMPORT_STATUSES:
             return info  # type: ignore[return-value]

@@ -33,6 +33,7 @@ from ac_hygiene.activecampaign.errors import (
     WriteOutcomeUnknown,
 )
 from ac_hygiene.activecampaign.retry import Backoff
+from ac_hygiene.activecampaign.writes import ImportContact, bulk_import
 
 KEY = "5ec12e7" + "a1b2c3d4" * 8 + "zz"  # distinctive: must never appear in any text we produce
 
@@ -116,6 +117,18 @@ async def test_429_is_retried_even_for_a_non_idempotent_post(make_client) -> Non
     async with client:
         assert await client.post("/import/bulk_import", json={"contacts": []}) == {"success": 1}
     assert len(script.requests) == 2
+
+
+async def test_a_batch_whose_status_cannot_be_read_is_unknown_not_lost(make_client) -> None:
+    queued = _json(200, {"success": 1, "queued_contacts": 2, "batchId": "b-1"})
+    client, script = make_client([queued, *[_json(503, {})] * 3], max_retries=2)
+    contacts = [ImportContact("a@x.com"), ImportContact("b@x.com")]
+    async with client:
+        result = await bulk_import(client, contacts, poll_interval_s=0.001)
+    assert result.batch_ids == ["b-1"]  # kept, so the caller can reconcile the batch later
+    assert result.unknown == ["a@x.com", "b@x.com"]
+    assert not result.complete and not result.imported and not result.failed
+    assert [r.url.path for r in script.requests].count("/api/3/import/info") == 3
 
 
 async def test_bulk_import_rate_limit_400_is_a_throttle(make_client) -> None:
