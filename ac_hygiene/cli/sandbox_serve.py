@@ -128,7 +128,7 @@ def serve(
     if account_path is not None:
         for name in ("contacts", "seed", "list_count", "tag_count"):
             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
-                flag = "--" + name.removesuffix("_count").replace("_", "-")
+                flag = "--" + name.replace("_count", "s").replace("_", "-")
                 raise click.UsageError(f"{flag} generates an account; it cannot go with --account")
     try:
         faults = Faults(

@@ -225,7 +225,8 @@ def _is_int_like(value: Any) -> bool:
         return False
     if isinstance(value, int):
         return True
-    return isinstance(value, str) and value.strip().isdigit()
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or misreads.
+    return isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
 
 
 def _batch_check(item: Any) -> str | None:

@@ -169,6 +169,8 @@ class ContactQuery:
     def _matching_ids(self, account: SandboxAccount) -> list[int]:
         if self.email is not None:
             candidates = [c.id for c in account.find_by_email(self.email)]
+            if self.ids is not None:  # filters combine: email and ids[] both have to match
+                candidates = [i for i in candidates if i in self.ids]
         elif self.ids is not None:
             candidates = sorted(i for i in self.ids if i in account.contacts)
         else:

@@ -185,6 +185,13 @@ def _kinds(rng: random.Random, contacts: int, full_mailboxes: int) -> list[str]:
     return kinds
 
 
+def _pick(rng: random.Random, ids: list[int], k: int) -> list[int]:
+    """`k` distinct ids; k is at most len(ids)."""
+    if k > 1:
+        return rng.sample(ids, k)
+    return [rng.choice(ids)] * k if ids else []
+
+
 def _attach(
     rng: random.Random,
     account: SandboxAccount,
@@ -197,7 +204,9 @@ def _attach(
     contact = account.contacts[contact_id]
     span = max(1, end - contact.cdate)
     k = min(len(list_ids), _LISTS_PER_CONTACT.pick(rng))
-    for list_id in rng.sample(list_ids, k) if k > 1 else [rng.choice(list_ids)] * k:
+    # k <= 1 draws rng.choice even when k is 0 (the sequence every seed was generated with), but
+    # not from an account without lists, which has nothing to choose from.
+    for list_id in _pick(rng, list_ids, k):
         status = _STATUS.pick(rng)
         # Subscribed when created (the same int object: a large account stays small).
         row = account.set_membership(contact_id, list_id, status, now=contact.cdate, touch=False)
@@ -208,7 +217,7 @@ def _attach(
     if not contact.bounced_hard and rng.random() < 0.002:
         contact.bounced_hard = True
     k = min(len(tag_ids), _TAGS_PER_CONTACT.pick(rng))
-    for tag_id in rng.sample(tag_ids, k) if k > 1 else [rng.choice(tag_ids)] * k:
+    for tag_id in _pick(rng, tag_ids, k):
         account.add_contact_tag(contact_id, tag_id, now=contact.cdate, touch=False)
     when = contact.cdate
     if rng.random() < 0.5:

@@ -91,7 +91,8 @@ def _id(inner: dict[str, Any], attribute: str) -> int:
     if value is None or value == "":
         raise _missing(attribute)
     if isinstance(value, bool) or not (
-        isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+        isinstance(value, int)
+        or (isinstance(value, str) and value.strip().isascii() and value.strip().isdigit())
     ):
         raise _invalid(attribute, f"{attribute} must be a numeric id, got {value!r}")
     return int(value)

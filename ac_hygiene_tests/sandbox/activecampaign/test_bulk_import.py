@@ -114,6 +114,21 @@ async def test_whole_batch_rejected_when_one_email_is_malformed(client, small_ac
     assert small_account.find_by_email("person.number0@umbrella.io") == []
 
 
+@pytest.mark.parametrize("not_ascii", ["\u00b2", "\u0663"])  # str.isdigit() accepts both
+async def test_non_ascii_digit_ids_reject_the_whole_batch(
+    client, small_account, clock, not_ascii: str
+) -> None:
+    contacts = _people(3)
+    contacts[1]["fields"] = [{"id": not_ascii, "value": "x"}]
+    contacts[2]["subscribe"] = [{"listid": not_ascii}]
+    response = await client.post("/api/3/import/bulk_import", json={"contacts": contacts})
+    assert response.status_code == 400
+    assert [r["contact"] for r in response.json()["failureReasons"]] == [1, 2]
+    clock.advance(10)  # nothing was queued: later requests are answered normally
+    assert (await client.get("/api/3/users/me")).status_code == 200
+    assert small_account.find_by_email("person.number0@umbrella.io") == []
+
+
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [

@@ -78,6 +78,10 @@ def test_generation_options_cannot_go_with_a_fixture() -> None:
     )
     assert result.exit_code == 2
     assert "--contacts generates an account; it cannot go with --account" in result.output
+    for flag in ("--lists", "--tags"):
+        result = CliRunner().invoke(cli, ["sandbox", "serve", "--account", str(SMALL), flag, "3"])
+        assert result.exit_code == 2
+        assert f"{flag} generates an account; it cannot go with --account" in result.output
 
 
 def test_bad_fixture_and_bad_faults_are_explained(tmp_path: Path) -> None:

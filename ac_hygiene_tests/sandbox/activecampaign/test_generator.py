@@ -151,6 +151,8 @@ def test_sizes_and_arguments() -> None:
     account = generate_account(0, lists=2, tags=30)
     assert len(account.contacts) == 0 and len(account.lists) == 2 and len(account.tags) == 30
     assert len({t.tag for t in account.tags.values()}) == 30
+    bare = generate_account(40, seed=3, lists=0, tags=0)  # `sandbox serve --lists 0` allows it
+    assert len(bare.contacts) == 40 and not bare.contact_lists and not bare.contact_tags
     with pytest.raises(ValueError, match="negative"):
         generate_account(-1)
     with pytest.raises(ValueError, match="timezone-aware"):

@@ -85,6 +85,12 @@ async def test_filters(small_client, params: dict, expected: list[int]) -> None:
     assert await _ids(small_client, **params, limit=100) == expected
 
 
+async def test_email_and_ids_filters_combine(small_client) -> None:
+    # email matches 1 and 14 (case-insensitively); ids narrows that down, it does not widen it
+    assert await _ids(small_client, email="alice.smith@gmail.com", ids="14,2") == [14]
+    assert await _ids(small_client, email="alice.smith@gmail.com", ids="2") == []
+
+
 async def test_repeated_ids_parameter(small_client) -> None:
     response = await small_client.get("/api/3/contacts?ids[]=9&ids[]=4&ids[]=3")
     assert [c["id"] for c in response.json()["contacts"]] == ["4", "9"]

@@ -93,6 +93,12 @@ async def test_tag_errors(client) -> None:
     missing = await client.post("/api/3/contactTags", json={"contactTag": {"tag": 1}})
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["title"] == "Missing attribute"
+    for not_ascii in ("\u00b2", "\u0663"):  # str.isdigit() says yes to both; they are no ids
+        odd = await client.post(
+            "/api/3/contactTags", json={"contactTag": {"contact": 1, "tag": not_ascii}}
+        )
+        assert odd.status_code == 422
+        assert odd.json()["errors"][0]["title"] == "Invalid attribute"
 
 
 async def test_field_values_create_and_update(client, small_account) -> None:
