@@ -136,14 +136,25 @@ def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
     auto_apply = raw.get("auto_apply", False)
     if not isinstance(auto_apply, bool):
         raise _fail(source, where, f"`auto_apply` must be true or false, got {auto_apply!r}")
+    raw_policy = raw.get("policy")
     try:
-        policy = CleanPolicy.from_mapping(raw.get("policy") or {})
+        # An empty `policy:` means the defaults; `false`, `0` or `""` is a mistake, not "none".
+        policy = CleanPolicy.from_mapping({} if raw_policy is None else raw_policy)
     except PolicyError as exc:
         raise _fail(source, where, f"`policy`: {exc}") from None
+    api_url_env = _env_name(raw["api_url_env"], source, where, "api_url_env")
+    api_key_env = _env_name(raw["api_key_env"], source, where, "api_key_env")
+    if api_url_env == api_key_env:
+        raise _fail(
+            source,
+            where,
+            f"`api_url_env` and `api_key_env` both name {api_url_env}: the URL and the key need "
+            "a variable each (e.g. ACME_AC_API_URL and ACME_AC_API_KEY)",
+        )
     return ConnectionSettings(
         name=name,
-        api_url_env=_env_name(raw["api_url_env"], source, where, "api_url_env"),
-        api_key_env=_env_name(raw["api_key_env"], source, where, "api_key_env"),
+        api_url_env=api_url_env,
+        api_key_env=api_key_env,
         segment_by=segment_by,
         threshold=threshold,
         policy=policy,
@@ -179,6 +190,21 @@ def load_connections_file(path: Path | str) -> ConnectionsConfig:
             f"connections file {path} does not exist (set {CONNECTIONS_ENV} to an existing file, "
             "or unset it to use ./connections.yaml or AC_API_URL / AC_API_KEY)"
         ) from None
+    except IsADirectoryError:
+        raise ConnectionsConfigError(
+            f"connections file {path} is a directory: point {CONNECTIONS_ENV} at the YAML file "
+            "itself (e.g. connections.yaml)"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConnectionsConfigError(
+            f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start}); save it as "
+            "UTF-8 YAML"
+        ) from None
+    except OSError as exc:
+        raise ConnectionsConfigError(
+            f"connections file {path} cannot be read: {exc.strerror or exc} (check its "
+            "permissions for the user running Dagster)"
+        ) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -200,7 +226,13 @@ def load_connections(
     if env.get("AC_API_URL", "").strip():
         name = env.get("AC_CONNECTION_NAME", "").strip() or "default"
         document = [{"name": name, "api_url_env": "AC_API_URL", "api_key_env": "AC_API_KEY"}]
-        return parse_connections(document, "environment (AC_API_URL / AC_API_KEY)")
+        try:
+            return parse_connections(document, "environment (AC_API_URL / AC_API_KEY)")
+        except ConnectionsConfigError as exc:
+            raise ConnectionsConfigError(
+                f"{exc} (the name comes from AC_CONNECTION_NAME: set it to e.g. `my_account`, "
+                "or unset it for `default`)"
+            ) from None
     return demo_connections()
 
 

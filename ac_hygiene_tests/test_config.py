@@ -101,3 +101,42 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
     path.write_text("connections: [\n")
     with pytest.raises(ConnectionsConfigError, match="not valid YAML"):
         load_connections(env={}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{name: a, api_url_env: K, api_key_env: K}", "both name K"),
+        ("{name: a, api_url_env: U, api_key_env: K, policy: false}", "mapping of category"),
+        ("{name: a, api_url_env: U, api_key_env: K, policy: ''}", "mapping of category"),
+    ],
+)
+def test_entries_that_would_fail_silently_are_refused(entry: str, message: str) -> None:
+    import yaml
+
+    with pytest.raises(ConnectionsConfigError, match=message) as raised:
+        parse_connections({"connections": [yaml.safe_load(entry)]}, "connections.yaml")
+    assert str(raised.value).startswith("connections.yaml: connection 'a'")
+
+
+def test_an_empty_policy_means_the_defaults() -> None:
+    entry = {"name": "a", "api_url_env": "U", "api_key_env": "K", "policy": None}
+    (only,) = parse_connections({"connections": [entry]}, "f").connections
+    assert only.policy.invalid == "unsubscribe" and only.policy.disposable == "delete"
+
+
+def test_unreadable_connections_files_name_the_file_and_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    with pytest.raises(
+        ConnectionsConfigError, match="is a directory: point AC_HYGIENE_CONNECTIONS"
+    ):
+        load_connections(env={"AC_HYGIENE_CONNECTIONS": "conf"}, cwd=tmp_path)
+    (tmp_path / "latin1.yaml").write_bytes("connections:\n  - name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConnectionsConfigError, match=r"latin1\.yaml: not a UTF-8 text file"):
+        load_connections(env={"AC_HYGIENE_CONNECTIONS": "latin1.yaml"}, cwd=tmp_path)
+
+
+def test_a_bad_connection_name_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    env = {"AC_API_URL": "https://x.api-us1.com", "AC_CONNECTION_NAME": "My Shop"}
+    with pytest.raises(ConnectionsConfigError, match="AC_CONNECTION_NAME"):
+        load_connections(env=env, cwd=tmp_path)
