@@ -113,7 +113,19 @@ class VerifierResource(dg.ConfigurableResource):
     def settings(self) -> VerificationSettings:
         return verification_settings(
             dns=self.dns or os.environ.get(DNS_ENV, ""),
-            smtp_port=self.smtp_port or int(os.environ.get(SMTP_PORT_ENV) or 0),
+            smtp_port=self.smtp_port or int(_env_number(SMTP_PORT_ENV, int, "a port number")),
             helo=self.helo or os.environ.get(HELO_ENV, ""),
-            smtp_timeout_s=self.smtp_timeout_s or float(os.environ.get(SMTP_TIMEOUT_ENV) or 0),
+            smtp_timeout_s=self.smtp_timeout_s
+            or _env_number(SMTP_TIMEOUT_ENV, float, "a number of seconds"),
         )
+
+
+def _env_number(name: str, kind: type[int] | type[float], what: str) -> float:
+    """A numeric setting from the environment (unset or empty: 0), its name in any error."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return 0
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None

@@ -79,9 +79,23 @@ class MonthCursor:
     account: bool = False
     report: bool = False
 
+    @staticmethod
+    def decode(raw: str | None) -> dict | None:
+        """The stored cursor as a mapping; None if it is not one this sensor wrote (a cursor can
+        be set by hand in the UI)."""
+        try:
+            data = json.loads(raw) if raw else {}
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("segments", []), list):
+            return None
+        return data
+
     @classmethod
     def load(cls, raw: str | None, month: str) -> Self:
-        data = json.loads(raw) if raw else {}
+        # An unreadable cursor plans the month from nothing: the run keys still stop the daemon
+        # from launching any (month, segment) twice.
+        data = cls.decode(raw) or {}
         if data.get("month") != month:  # a new month starts from nothing
             return cls(month=month)
         return cls(
@@ -166,6 +180,11 @@ def plan_tick(
     connection = settings.name
     resource: ActiveCampaignResource = getattr(context.resources, resource_key)
     month = current_month(now)
+    if context.cursor and MonthCursor.decode(context.cursor) is None:
+        context.log.warning(
+            f"{connection}: the sensor's cursor {context.cursor[:80]!r} is not one it wrote; "
+            f"planning {month} from scratch (run keys keep every run from launching twice)"
+        )
     cursor = MonthCursor.load(context.cursor, month)
     shape = resource.run(read_shape)
 

@@ -120,3 +120,18 @@ def test_missing_credentials_fail_the_tick_with_the_variable_name(
     defs = definitions(shop())
     with dg.instance_for_test() as instance, pytest.raises(Exception, match="TEST_AC_API_KEY"):
         tick(defs, instance, None)
+
+
+@pytest.mark.parametrize("cursor", ["not json", "[]", "null", '{"segments": "all"}'])
+def test_a_cursor_set_by_hand_does_not_break_every_tick(sandbox: Sandbox, cursor: str) -> None:
+    """A cursor edited in the UI into something else plans the month again, under the same run
+    keys (so the daemon launches nothing twice), instead of failing every tick."""
+    defs = definitions(shop())
+    month = current_month()
+    with dg.instance_for_test() as instance:
+        result = tick(defs, instance, cursor)
+        assert sorted(r.run_key for r in result.run_requests) == [
+            f"shop:{month}:account",
+            f"shop:{month}:all",
+        ]
+        assert json.loads(result.cursor)["segments"] == ["all"]

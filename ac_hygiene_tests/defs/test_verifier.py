@@ -37,3 +37,18 @@ def test_environment_fills_what_the_resource_leaves_empty(monkeypatch: pytest.Mo
     configured = VerifierResource(dns="127.0.0.9:53", smtp_port=25).settings()
     assert list(configured.nameservers) == [("127.0.0.9", 53)]
     assert configured.smtp_port == 25
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("AC_HYGIENE_SMTP_PORT", "smtp", r"AC_HYGIENE_SMTP_PORT must be a port number, got 'smtp'"),
+        ("AC_HYGIENE_SMTP_TIMEOUT", "10s", r"AC_HYGIENE_SMTP_TIMEOUT must be a number of seconds"),
+    ],
+)
+def test_a_malformed_number_in_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=message):
+        VerifierResource().settings()
