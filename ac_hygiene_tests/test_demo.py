@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
+from click.testing import CliRunner
 from dagster._core.test_utils import create_run_for_test
 
-from ac_hygiene.cli.demo import recover_stale_runs
+from ac_hygiene.cli.demo import demo, recover_stale_runs
 from ac_hygiene.defs.tags import DEMO_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,3 +88,23 @@ def test_runs_of_a_killed_demo_are_closed_and_their_slots_freed() -> None:
         assert instance.get_run_by_id(stale.run_id).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED
         assert storage.get_concurrency_info("activecampaign-demo").active_slot_count == 0
+
+
+def test_an_unusable_data_dir_or_home_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    result = CliRunner().invoke(demo, ["--contacts", "10", "--data-dir", str(blocker / "data")])
+    assert result.exit_code == 1 and result.exception is not None
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert f"cannot use {blocker / 'data'} as the data directory" in result.output
+    assert "--data-dir" in result.output
+
+    monkeypatch.setenv("DAGSTER_HOME", str(blocker / "home"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(demo, ["--contacts", "10", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"cannot use {blocker / 'home'} as the Dagster home" in result.output
+    assert "DAGSTER_HOME" in result.output

@@ -44,10 +44,20 @@ concurrency:
 """
 
 
+def _unusable(what: str, path: Path, error: OSError, fix: str) -> click.ClickException:
+    reason = error.strerror or str(error)
+    return click.ClickException(f"cannot use {path} as {what} ({reason}); {fix}")
+
+
 def dagster_home(data_dir: Path) -> Path:
     """`$DAGSTER_HOME`, else `<data dir>/dagster_home` (set for this process either way)."""
     home = Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster_home").absolute()
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unusable(
+            "the Dagster home", home, exc, "set DAGSTER_HOME to a writable directory or unset it"
+        ) from None
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -74,8 +84,16 @@ def ensure_instance_config(home: Path, project_yaml: Path) -> str:
 
 @contextmanager
 def single_demo(data_dir: Path) -> Iterator[None]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / "demo.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(data_dir / "demo.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _unusable(
+            "the data directory",
+            data_dir,
+            exc,
+            "pass a writable directory with --data-dir (or set AC_HYGIENE_DATA_DIR)",
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
