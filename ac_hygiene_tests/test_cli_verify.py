@@ -94,3 +94,30 @@ def test_clear_errors(args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli, ["verify", *args], input="")
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    """A Latin-1 export must not be verified as addresses with U+FFFD in them."""
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("alice@acme.com\njosé@acme.com\n".encode("latin-1"))
+    result = CliRunner().invoke(cli, ["verify", "--no-smtp", "--file", str(path)])
+    assert result.exit_code == 2
+    assert "latin1.txt is not UTF-8 text: byte 0xe9 on line 2" in result.output
+    piped = CliRunner().invoke(cli, ["verify", "--no-smtp", "--file", "-"], input=b"\xffa@b.com")
+    assert piped.exit_code == 2
+    assert "standard input is not UTF-8 text: byte 0xff on line 1" in piped.output
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_address(
+    running: RunningMailWorld, tmp_path: Path
+) -> None:
+    """Spreadsheets save "CSV UTF-8" with a BOM and CRLF line ends."""
+    path = tmp_path / "export.csv"
+    path.write_bytes("\ufeffalice@acme.com\r\nbob@acme.com\r\n".encode())
+    result = CliRunner().invoke(cli, ["verify", *network(running), "--json", "--file", str(path)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(row["email"], row["status"]) for row in rows] == [
+        ("alice@acme.com", "deliverable"),
+        ("bob@acme.com", "deliverable"),
+    ]

@@ -7,6 +7,7 @@ SMTP port as printed. Nothing leaves the machine: every address of a world is in
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 from pathlib import Path
 
@@ -60,6 +61,16 @@ def mail(world_path: Path | None, dns_port: int, smtp_port: int, latency_ms: flo
         asyncio.run(_serve(server, path))
     except PortInUse as error:
         raise click.ClickException(error.strerror or str(error)) from None
+    except OSError as error:
+        where = f" on {error.filename}" if error.filename else ""
+        hint = (
+            "; ports below 1024 need root: keep the defaults or pass 0 for free ports"
+            if error.errno == errno.EACCES
+            else ""
+        )
+        raise click.ClickException(
+            f"cannot start the mail world{where}: {error.strerror or error}{hint}"
+        ) from None
     except KeyboardInterrupt:
         pass
     stats = server.stats.as_dict()

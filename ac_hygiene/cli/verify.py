@@ -33,9 +33,26 @@ def _nameserver(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(str(error)) from None
 
 
-def _read_file(handle: IO[str]) -> list[str]:
-    """One address per line; blank lines are skipped, everything else is verified as written."""
-    return [line.rstrip("\r\n") for line in handle if line.strip()]
+def _read_file(handle: IO[bytes]) -> list[str]:
+    """One address per line; blank lines are skipped, everything else is verified as written.
+
+    The file must be UTF-8 (a byte-order mark, as spreadsheet exports write, is dropped): a
+    guessed replacement character would be verified, and reported, as a different address.
+    """
+    data = handle.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        name = getattr(handle, "name", None)
+        shown = name if isinstance(name, str) and name != "<stdin>" else "standard input"
+        raise click.BadParameter(
+            f"{shown} is not UTF-8 text: byte 0x{data[error.start]:02x} on line {line}; "
+            "save it as UTF-8",
+            param_hint="'--file'",
+        ) from None
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [line for line in lines if line.strip()]
 
 
 def _json_value(value: Any) -> Any:
@@ -47,7 +64,7 @@ def _json_value(value: Any) -> Any:
 @click.option(
     "--file",
     "file_",
-    type=click.File("r", encoding="utf-8", errors="replace"),
+    type=click.File("rb"),
     default=None,
     help="Read addresses from this file, one per line ('-' for standard input).",
 )
@@ -79,7 +96,7 @@ def _json_value(value: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line per address.")
 def verify(
     emails: tuple[str, ...],
-    file_: IO[str] | None,
+    file_: IO[bytes] | None,
     dns: tuple[str, int] | None,
     smtp_port: int,
     helo: str | None,

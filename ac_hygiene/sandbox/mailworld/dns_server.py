@@ -227,6 +227,11 @@ class DnsServer:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            # Only `stop` cancels this task. End it normally: asyncio's stream callback calls
+            # `task.exception()`, which on a cancelled task logs a spurious "Exception in
+            # callback ... CancelledError" for every TCP client still connected at shutdown.
+            pass
         finally:
             writer.close()
             if task is not None:

@@ -29,6 +29,12 @@ def _bind(address: str, kind: int, port: int) -> socket.socket:
             # UDP, where it would let two servers share a port silently.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((address, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise
+        # Name the endpoint: "Permission denied" alone does not say which port (below 1024?).
+        raise OSError(error.errno, error.strerror, f"{address}:{port}") from error
     except BaseException:
         sock.close()
         raise

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -184,9 +185,16 @@ class MailWorld:
         """Read and validate a world file; every problem is reported with the file's name."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except OSError as error:
             raise WorldError(f"cannot read mail world {path}: {error.strerror}") from error
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = raw.count(b"\n", 0, error.start) + 1
+            raise WorldError(
+                f"mail world {path} is not UTF-8 text: byte 0x{raw[error.start]:02x} on line {line}"
+            ) from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:
@@ -287,7 +295,12 @@ def _flag(spec: Mapping[str, Any], key: str, where: str, problems: _Problems) ->
 
 def _seconds(spec: Mapping[str, Any], key: str, where: str, problems: _Problems) -> float:
     value = spec.get(key, 0)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         problems.add(f"{where}.{key}", f"expected a number of seconds >= 0, got {value!r}")
         return 0.0
     return float(value)

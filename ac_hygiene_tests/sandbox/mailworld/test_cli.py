@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import ctypes
 import os
 import re
 import selectors
@@ -14,12 +15,15 @@ import time
 from pathlib import Path
 
 import dns.resolver
+import pytest
 from click.testing import CliRunner
 
 from ac_hygiene.cli import cli
 from ac_hygiene.sandbox.mailworld import MailWorld, MailWorldServer, default_world_path
 
 _START_TIMEOUT_S = 30
+_PR_CAPBSET_DROP = 24
+_CAP_NET_BIND_SERVICE = 10
 
 
 def _read_until_ready(process: subprocess.Popen[str]) -> str:
@@ -106,3 +110,42 @@ def test_missing_world_file_is_refused_by_click(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["sandbox", "mail", "--world", str(tmp_path / "no.yaml")])
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def _unprivileged_port_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    except (OSError, ValueError):
+        return 1024
+
+
+def _without_bind_privilege() -> None:  # runs in the child, before exec
+    """Drop CAP_NET_BIND_SERVICE from the bounding set, so even root's child cannot bind 25."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_CAPBSET_DROP, _CAP_NET_BIND_SERVICE, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="privileged ports as Linux defines them")
+def test_privileged_port_is_a_clear_error_not_a_traceback() -> None:
+    """`--smtp-port 25` (the port verifiers default to) without root: say so, no traceback."""
+    if _unprivileged_port_start() <= 25:
+        pytest.skip("this system lets every user bind port 25")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", "from ac_hygiene.cli import main; main()", "sandbox", "mail",
+             "--dns-port", "0", "--smtp-port", "25"],
+            capture_output=True,
+            text=True,
+            timeout=_START_TIMEOUT_S,
+            preexec_fn=_without_bind_privilege if os.geteuid() == 0 else None,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise
+    except (OSError, subprocess.SubprocessError) as error:  # preexec_fn failed: no CAP_SETPCAP
+        pytest.skip(f"cannot take the bind privilege away here: {error}")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "cannot start the mail world on 127." in result.stderr
+    assert ":25: Permission denied" in result.stderr
+    assert "ports below 1024 need root" in result.stderr

@@ -180,3 +180,28 @@ def test_packets_that_are_not_queries_get_no_answer(running: RunningMailWorld) -
         sock.settimeout(5)
         sock.sendto(query.to_wire(), (running.dns_host, running.dns_port))
         assert dns.message.from_wire(sock.recv(4096)).id == query.id
+
+
+async def test_stopping_with_tcp_clients_connected_logs_no_errors(world: MailWorld) -> None:
+    """Shutdown (Ctrl-C of `sandbox mail`) must not report connected TCP clients as errors."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        server = MailWorldServer(world)
+        running = await server.start()
+        idle = await asyncio.open_connection(running.dns_host, running.dns_port)
+        waiting = await asyncio.open_connection(running.dns_host, running.dns_port)
+        query = dns.message.make_query("slow-dns.com", "MX").to_wire()
+        waiting[1].write(len(query).to_bytes(2, "big") + query)
+        await waiting[1].drain()
+        await asyncio.sleep(0.1)  # both connections accepted, one query waiting out its delay
+        await server.stop()
+        for reader, writer in (idle, waiting):
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            writer.close()
+        await asyncio.sleep(0.05)  # done-callbacks of the ended tasks run on the next turns
+    finally:
+        loop.set_exception_handler(previous)
+    assert reported == []

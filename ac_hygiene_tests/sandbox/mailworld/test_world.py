@@ -215,3 +215,23 @@ def test_load_reads_a_world_file_with_unicode(tmp_path: Path) -> None:
     path = tmp_path / "world.yaml"
     path.write_text(yaml.safe_dump(world_data(), allow_unicode=True), encoding="utf-8")
     assert MailWorld.load(path).hosts == MailWorld.from_dict(world_data()).hosts
+
+
+def test_a_world_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("hosts: {}\ndomains:\n  café.com: {a: 127.0.0.13}\n".encode("latin-1"))
+    with pytest.raises(WorldError, match=r"latin1\.yaml is not UTF-8 text: byte 0xe9 on line 3"):
+        MailWorld.load(path)
+
+
+@pytest.mark.parametrize("key", ["greylist_seconds", "latency_s", "dns_delay_s"])
+@pytest.mark.parametrize("value", [".nan", ".inf"])
+def test_seconds_that_are_not_finite_are_refused(tmp_path: Path, key: str, value: str) -> None:
+    """`.nan` would switch greylisting off silently; `.inf` would hang every answer forever."""
+    path = tmp_path / "world.yaml"
+    path.write_text(
+        f"domains: {{x.com: {{mx: [[10, mx.x.com]], mailboxes: [a], {key}: {value}}}}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(WorldError, match=rf"domains\.x\.com\.{key}: expected a number of seconds"):
+        MailWorld.load(path)
