@@ -15,6 +15,7 @@ _COMMANDS = {
     "check-connection": "ac_hygiene.cli.connection:check_connection",
     "verify": "ac_hygiene.cli.verify:verify",
     "demo": "ac_hygiene.cli.demo:demo",
+    "register-segments": "ac_hygiene.cli.segments:register_segments",
 }
 _SANDBOX_COMMANDS = {
     "serve": "ac_hygiene.cli.sandbox_serve:serve",

@@ -120,17 +120,25 @@ def test_rerun_on_a_persistent_instance_charges_nothing_twice(sandbox: Sandbox) 
 
 
 def test_single_list_backfill_from_the_cli(sandbox: Sandbox, env: Path, tmp_path: Path) -> None:
-    """The README's command, in a subprocess, on the instance the sensor registered segments in."""
+    """The README's two commands, in subprocesses: register the segments, materialize one list."""
     list_id = min(sandbox.account.lists)
     home = tmp_path / "home"
     home.mkdir()
     (tmp_path / "connections.yaml").write_text(
         f"connections: [{{name: shop, api_url_env: {URL_ENV}, api_key_env: {KEY_ENV}}}]"
     )
-    defs = definitions(shop())
     month = current_month()
     with dg.instance_for_test(temp_dir=str(home)) as instance:
-        tick(defs, instance, "shop")  # registers every list and tag
+        registered = subprocess.run(
+            [str(Path(sys.executable).with_name("ac-hygiene")), "register-segments"],
+            cwd=tmp_path,
+            env={**os.environ, "DAGSTER_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert registered.returncode == 0, registered.stderr[-3000:]
+        assert not instance.get_runs()
         completed = subprocess.run(
             [
                 str(Path(sys.executable).with_name("dagster")),
