@@ -8,8 +8,17 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
+from ac_hygiene.activecampaign.errors import (
+    AccountInactive,
+    AuthenticationFailed,
+    InvalidApiKey,
+    InvalidApiUrl,
+    RetriesExhausted,
+    Unreachable,
+)
 from ac_hygiene.activecampaign.limiter import forget_account_limiters
 from ac_hygiene.cli import cli
+from ac_hygiene.cli.connection import exit_code
 from ac_hygiene.sandbox.activecampaign import create_app, generate_account
 from ac_hygiene.sandbox.activecampaign.server import serve_in_thread
 
@@ -121,3 +130,18 @@ def test_help_prefers_the_environment() -> None:
     assert result.exit_code == 0
     assert "AC_API_KEY" in result.output
     assert "shell history" in result.output
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (InvalidApiUrl("x"), 2),
+        (InvalidApiKey("x"), 2),
+        (AuthenticationFailed("x"), 3),
+        (Unreachable("x"), 4),
+        (AccountInactive("x"), 5),
+        (RetriesExhausted("x"), 1),
+    ],
+)
+def test_every_command_maps_a_failure_to_the_same_exit_code(error: Exception, code: int) -> None:
+    assert exit_code(error) == code

@@ -100,7 +100,9 @@ def normalize_api_url(raw: str) -> str:
         raise _refuse("it must start with https://")
     if "@" in parts.netloc:
         raise _refuse("it must not contain a user name or password")
-    host = (parts.hostname or "").lower().removesuffix(".")
+    host = (parts.hostname or "").lower()
+    if host.endswith(".") and not host.endswith(".."):
+        host = host[:-1]
     if (
         port is None
         and not parts.netloc.endswith(":")
@@ -111,9 +113,6 @@ def normalize_api_url(raw: str) -> str:
         raise _refuse("it must not contain a query string (?...) or a fragment (#...)")
     if parts.path.lower() not in _ACCEPTED_PATHS:
         raise _refuse("the only path allowed after the host is /api/3")
-    host = (parts.hostname or "").lower()
-    if host.endswith(".") and not host.endswith(".."):
-        host = host[:-1]
     if not host:
         raise _refuse("it has no host name")
 

@@ -44,6 +44,19 @@ async def _summary(connection: Connection) -> AccountSummary:
         return await account_summary(client)
 
 
+def exit_code(exc: ActiveCampaignError) -> int:
+    """The exit code of a failure talking to ActiveCampaign, for every command (module doc)."""
+    if isinstance(exc, InvalidApiUrl | InvalidApiKey):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, AuthenticationFailed):
+        return EXIT_AUTH
+    if isinstance(exc, Unreachable):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, AccountInactive):
+        return EXIT_INACTIVE
+    return EXIT_OTHER
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(message, err=True)
     raise SystemExit(code)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ac_hygiene.cli.connection import EXIT_AUTH, EXIT_BAD_INPUT, EXIT_OTHER, EXIT_UNREACHABLE, _fail
+from ac_hygiene.cli.connection import EXIT_BAD_INPUT, _fail, exit_code
 
 if TYPE_CHECKING:
     from ac_hygiene.activecampaign.connection import Connection
@@ -46,13 +46,7 @@ def register_segments(names: tuple[str, ...]) -> None:
     Nothing is run and no credit is spent.
     """
     from ac_hygiene.activecampaign.connection import Connection
-    from ac_hygiene.activecampaign.errors import (
-        ActiveCampaignError,
-        AuthenticationFailed,
-        InvalidApiKey,
-        InvalidApiUrl,
-        Unreachable,
-    )
+    from ac_hygiene.activecampaign.errors import ActiveCampaignError
     from ac_hygiene.config import ConnectionsConfigError, load_connections
 
     if not os.environ.get("DAGSTER_HOME"):
@@ -84,17 +78,8 @@ def register_segments(names: tuple[str, ...]) -> None:
             try:
                 connection = Connection.from_raw(settings.name, url, key)
                 shape = asyncio.run(_shape(connection))
-            except (InvalidApiUrl, InvalidApiKey) as exc:
-                _fail(f"{settings.name}: {exc}", EXIT_BAD_INPUT)
-                return
-            except AuthenticationFailed as exc:
-                _fail(f"{settings.name}: {exc}", EXIT_AUTH)
-                return
-            except Unreachable as exc:
-                _fail(f"{settings.name}: {exc}", EXIT_UNREACHABLE)
-                return
-            except ActiveCampaignError as exc:
-                _fail(f"{settings.name}: {exc}", EXIT_OTHER)
+            except ActiveCampaignError as exc:  # malformed, refused, unreachable, inactive...
+                _fail(f"{settings.name}: {exc}", exit_code(exc))
                 return
             partitions = segments_name(settings.name)
             known = set(instance.get_dynamic_partitions(partitions))
