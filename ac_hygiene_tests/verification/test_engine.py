@@ -244,7 +244,9 @@ async def test_switched_off_layers_say_skipped(running: RunningMailWorld) -> Non
     assert no_smtp.get_column("reason").to_list() == ["skipped", "disposable", "invalid_syntax"]
     assert no_smtp.get_column("mx_host").to_list()[0] == "mx1.acme.com"
     no_dns = await averify_emails(emails, settings_for(running, check_dns=False))
-    assert no_dns.get_column("reason").to_list() == ["skipped", "disposable", "invalid_syntax"]
+    # No DNS, no verdict: not even a disposable-list hit (it could plan an irreversible Delete).
+    assert no_dns.get_column("reason").to_list() == ["skipped", "skipped", "invalid_syntax"]
+    assert no_dns.get_column("status").to_list()[:2] == ["unknown", "unknown"]
 
 
 async def test_progress_reaches_the_total(running: RunningMailWorld) -> None:
