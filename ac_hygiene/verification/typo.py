@@ -143,9 +143,14 @@ def suggest_domain(domain: str) -> str | None:
     if len(labels) < 2 or domain in free_domains() or not domain.isascii():
         return None
     sld, tld = labels[0], labels[-1]
-    listed = is_disposable(domain)
-    domain_limit = (lambda popular: min(1, _domain_limit(popular))) if listed else _domain_limit
-    sld_limit = (lambda popular: min(1, _allowed_distance(popular))) if listed else _allowed_distance
+    cap = 1 if is_disposable(domain) else _MAX_DISTANCE
+
+    def domain_limit(popular: str) -> int:
+        return min(cap, _domain_limit(popular))
+
+    def sld_limit(popular: str) -> int:
+        return min(cap, _allowed_distance(popular))
+
     closest = _domain_index().closest(domain, domain_limit)
     if closest is not None:
         return closest
