@@ -54,8 +54,11 @@ _ROLE_TAILS = frozenset(
 
 def _role_tail(part: str, names: frozenset[str]) -> bool:
     """A part that can follow a role name: digits, a region code (`de`, `eu`), another role word."""
-    return part.isdigit() or (part.isalpha() and len(part) <= 2) or part in names or (
-        part in _ROLE_TAILS
+    return (
+        part.isdigit()
+        or (part.isalpha() and len(part) <= 2)
+        or part in names
+        or (part in _ROLE_TAILS)
     )
 
 

@@ -58,8 +58,12 @@ BARRACUDA = (
     "Barracuda Campus, Email Security Gateway SMTP reply codes and Barracuda Reputation: "
     "https://campus.barracuda.com/product/emailsecuritygateway/"
 )
-POSTFIX_LOCAL = "Postfix, LOCAL_RECIPIENT_README: https://www.postfix.org/LOCAL_RECIPIENT_README.html"
-POSTFIX_VIRTUAL = "Postfix, VIRTUAL_README and postconf(5): https://www.postfix.org/VIRTUAL_README.html"
+POSTFIX_LOCAL = (
+    "Postfix, LOCAL_RECIPIENT_README: https://www.postfix.org/LOCAL_RECIPIENT_README.html"
+)
+POSTFIX_VIRTUAL = (
+    "Postfix, VIRTUAL_README and postconf(5): https://www.postfix.org/VIRTUAL_README.html"
+)
 POSTFIX_RELAY = (
     "Postfix, postconf(5) relay_recipient_maps: https://www.postfix.org/postconf.5.html"
     "#relay_recipient_maps"
@@ -102,7 +106,9 @@ DOVECOT = (
     "Dovecot, quota plugin quota_exceeded_message and quota_full_tempfail: "
     "https://doc.dovecot.org/settings/plugin/quota-plugin/"
 )
-DOVECOT_LMTP = "Dovecot, LMTP server: https://doc.dovecot.org/configuration_manual/protocols/lmtp_server/"
+DOVECOT_LMTP = (
+    "Dovecot, LMTP server: https://doc.dovecot.org/configuration_manual/protocols/lmtp_server/"
+)
 QMAIL = "qmail-smtpd(8), rcpthosts: https://cr.yp.to/qmail/qmail-smtpd.html"
 IRONPORT = (
     "Cisco Secure Email (IronPort) AsyncOS user guide, LDAP accept query default bounce "
@@ -113,7 +119,9 @@ MESSAGELABS = (
     "Broadcom / Symantec Email Security.cloud (MessageLabs) error codes: "
     "https://knowledge.broadcom.com/ (Email Security.cloud SMTP errors)"
 )
-RFC5321 = "RFC 5321 section 4.2.3, reply codes in numeric order: https://www.rfc-editor.org/rfc/rfc5321"
+RFC5321 = (
+    "RFC 5321 section 4.2.3, reply codes in numeric order: https://www.rfc-editor.org/rfc/rfc5321"
+)
 
 DELIVERABLE = ("deliverable", "accepted")
 NOT_FOUND = ("undeliverable", "mailbox_not_found")
