@@ -48,7 +48,7 @@ def world_data() -> dict:
                 "replies": {
                     "unknown": _corpus("Gmail", "mailbox_not_found").replace("a1si123", "{address}")
                 },
-            },  # fmt: skip
+            },
             # Yahoo: 554 without an enhanced code, definite wording.
             "yahoo.com": {
                 "mx": [[1, "mta5.am0.yahoodns.net"]],
@@ -63,31 +63,31 @@ def world_data() -> dict:
                 "mx": [[10, "mx.exim.org"]],
                 "mailboxes": ["phil"],
                 "replies": {"unknown": "550 Unrouteable address"},
-            },  # fmt: skip
+            },
             "callout.org": {
                 "mx": [[10, "mx.callout.org"]],
                 "mailboxes": ["phil"],
                 "sender_reject": EXIM_SENDER_CALLOUT,
-            },  # fmt: skip
+            },
             # Postfix with smtpd_delay_reject: the sender check answered at RCPT, 5.1.0.
             "postfix-strict.net": {
                 "mx": [[10, "mx.postfix-strict.net"]],
                 "mailboxes": ["kim"],
                 "sender_reject": SENDER_REJECT,
-            },  # fmt: skip
+            },
             # A server that rejects everything, postmaster too.
             "rejectall.io": {
                 "mx": [[10, "mx.rejectall.io"]],
                 "mailboxes": ["lee"],
                 "rejects_all": True,
                 "postmaster": False,
-            },  # fmt: skip
+            },
             # Refuses postmaster (against RFC 5321) but tells its own mailboxes apart.
             "nopostmaster.io": {
                 "mx": [[10, "mx.nopostmaster.io"]],
                 "mailboxes": ["mia"],
                 "postmaster": False,
-            },  # fmt: skip
+            },
             # Dovecot LMTP quota text for a full mailbox.
             "dovecot.org": {
                 "mx": [[10, "mx.dovecot.org"]],
@@ -102,13 +102,13 @@ def world_data() -> dict:
                 "mx": [[10, "mx.grey.org"]],
                 "mailboxes": ["gus"],
                 "greylist_seconds": 1,
-            },  # fmt: skip
+            },
             # Takes 2 recipients per session: no room left for postmaster@ after a full session.
             "capped.org": {
                 "mx": [[10, "mx.capped.org"]],
                 "mailbox_pattern": r"user[0-9]+",
                 "max_recipients": 2,
-            },  # fmt: skip
+            },
         }
     }
 

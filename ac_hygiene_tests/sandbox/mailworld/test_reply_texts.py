@@ -7,7 +7,10 @@ import pytest
 from ac_hygiene.sandbox.mailworld import MailWorld, MailWorldServer, WorldError
 from ac_hygiene_tests.sandbox.mailworld.support import rcpt_replies
 
-M365_UNKNOWN = "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient {address} not found by SMTP address lookup"
+M365_UNKNOWN = (
+    "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient {address} not found by SMTP "
+    "address lookup"
+)
 GMAIL_UNKNOWN = (
     "550-5.1.1 The email account that you tried to reach does not exist. Please try\n"
     "550 5.1.1 double-checking the recipient's email address for typos. - gsmtp"
@@ -36,14 +39,16 @@ def world() -> MailWorld:
                 "strict.org": {
                     "mx": [[10, "mx.strict.org"]],
                     "mailboxes": ["carl"],
-                    "sender_reject": "550 5.1.0 <{sender}>: Sender address rejected: Domain not found",
+                    "sender_reject": (
+                        "550 5.1.0 <{sender}>: Sender address rejected: Domain not found"
+                    ),
                 },
                 "hidden.net": {
                     "mx": [[10, "mx.hidden.net"]],
                     "mailboxes": ["dora"],
                     "rejects_all": True,
                     "postmaster": False,
-                },  # fmt: skip
+                },
                 "nopm.net": {
                     "mx": [[10, "mx.nopm.net"]],
                     "mailboxes": ["eve"],
