@@ -419,8 +419,13 @@ class SmtpProber:
                     if delay is None:
                         delay = self._settings.greylist_default_delay_s
                     probe.retry_at = time.monotonic() + delay + _GREYLIST_MARGIN_S
-                    self._decide(probe, Verdict(UNKNOWN, "greylisted", retry=True), reply.code,
-                                 host, result)  # fmt: skip
+                    greylisted = Verdict(UNKNOWN, "greylisted", retry=True)
+                    self._decide(probe, greylisted, reply.code, host, result)
+                elif 500 <= reply.code < 600 and verdict.reason in (NOT_FOUND, "smtp_error"):
+                    probe.verdict = Verdict(UNKNOWN, "rejects_all")  # postmaster refused too
+                elif verdict.status == UNKNOWN:
+                    # 421, a block, a sender check...: no proof either way, and the reason says why.
+                    probe.verdict = Verdict(UNKNOWN, verdict.reason)
                 else:
                     probe.verdict = Verdict(UNKNOWN, "rejects_all")
 
