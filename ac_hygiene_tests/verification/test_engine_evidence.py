@@ -7,7 +7,9 @@ same session, that it tells mailboxes apart (postmaster@ or another address acce
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -22,6 +24,9 @@ def _corpus(provider: str, expected_reason: str) -> str:
     reply = next(r for r in CORPUS if r.provider == provider and r.expected[1] == expected_reason)
     return reply.raw.replace("x@example.com", "{address}")
 
+
+PIPELINED_HOST = "127.0.4.1"  # PIPELINING; knows alice@, accepts postmaster@
+PIPELINED_STRICT_HOST = "127.0.4.2"  # PIPELINING; knows alice@, refuses postmaster@ too
 
 SENDER_REJECT = "550 5.1.0 <{sender}>: Sender address rejected: Domain not found"
 EXIM_SENDER_CALLOUT = (
@@ -103,6 +108,9 @@ def world_data() -> dict:
                 "mailboxes": ["gus"],
                 "greylist_seconds": 1,
             },
+            # Served by the PIPELINING stand-ins below (aiosmtpd does not offer PIPELINING).
+            "pipelined.net": {"a": PIPELINED_HOST},
+            "pipelined-strict.net": {"a": PIPELINED_STRICT_HOST},
             # Takes 2 recipients per session: no room left for postmaster@ after a full session.
             "capped.org": {
                 "mx": [[10, "mx.capped.org"]],
@@ -216,3 +224,70 @@ async def test_a_recipient_cap_leaves_room_for_postmaster(running: RunningMailWo
     }
     got = await verdicts(running, emails[:3])
     assert set(got.values()) == {("undeliverable", "mailbox_not_found")}
+
+
+async def _pipelining_session(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, postmaster_ok: bool, log: list
+) -> None:
+    writer.write(b"220 stub ESMTP\r\n")
+    try:
+        while line := await reader.readline():
+            command = line.decode().strip()
+            log.append(command)
+            upper = command.upper()
+            if upper.startswith("EHLO"):
+                writer.write(b"250-stub\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+            elif upper.startswith("QUIT"):
+                writer.write(b"221 2.0.0 Bye\r\n")
+                await writer.drain()
+                return
+            elif upper.startswith("RCPT"):
+                local = upper.split("<", 1)[1].split("@", 1)[0]
+                known = local == "ALICE" or (local == "POSTMASTER" and postmaster_ok)
+                writer.write(b"250 2.1.5 OK\r\n" if known else b"550 5.1.1 User unknown\r\n")
+            else:
+                writer.write(b"250 2.0.0 OK\r\n")
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+@contextlib.asynccontextmanager
+async def pipelining_servers(port: int) -> AsyncIterator[list[str]]:
+    log: list[str] = []
+    servers = [
+        await asyncio.start_server(
+            lambda r, w, ok=ok: _pipelining_session(r, w, ok, log), host, port
+        )
+        for host, ok in ((PIPELINED_HOST, True), (PIPELINED_STRICT_HOST, False))
+    ]
+    try:
+        yield log
+    finally:
+        for server in servers:
+            server.close()
+            await server.wait_closed()
+
+
+async def test_postmaster_check_over_pipelining(running: RunningMailWorld) -> None:
+    async with pipelining_servers(running.smtp_port) as log:
+        got = await verdicts(
+            running,
+            ["ghost@pipelined.net", "ghost2@pipelined.net", "ghost@pipelined-strict.net",
+             "alice@pipelined-strict.net", "other@pipelined-strict.net"],
+            check_catch_all=False,
+        )  # fmt: skip
+    assert got == {
+        "ghost@pipelined.net": ("undeliverable", "mailbox_not_found"),
+        "ghost2@pipelined.net": ("undeliverable", "mailbox_not_found"),
+        # postmaster refused, but alice@ accepted in the same session: the server tells apart
+        "ghost@pipelined-strict.net": ("undeliverable", "mailbox_not_found"),
+        "alice@pipelined-strict.net": ("deliverable", "accepted"),
+        "other@pipelined-strict.net": ("undeliverable", "mailbox_not_found"),
+    }
+    assert log.count("RCPT TO:<postmaster@pipelined.net>") == 1
+    assert "RCPT TO:<postmaster@pipelined-strict.net>" not in log
+    async with pipelining_servers(running.smtp_port) as log:
+        got = await verdicts(running, ["ghost@pipelined-strict.net"])
+    assert got == {"ghost@pipelined-strict.net": ("unknown", "rejects_all")}
+    assert log.count("RCPT TO:<postmaster@pipelined-strict.net>") == 1
