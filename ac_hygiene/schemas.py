@@ -32,6 +32,10 @@ VERIFICATION_REASONS = (
     "dns_error",
     "smtp_error",
     "skipped",
+    "sender_rejected",  # the server refused our probe's sender, not the mailbox
+    "rejects_all",  # the server refused postmaster@ too: it cannot tell mailboxes apart
+    "dns_unreliable",  # the resolver failed its canaries: no DNS-derived verdict in the batch
+    "typo_domain",  # a listed domain that is a typo of a popular provider (see suggestion)
 )
 PLAN_CATEGORIES = ("valid", "invalid", "disposable", "catch_all", "unknown", "risky")
 PLAN_ACTIONS = ("keep", "unsubscribe", "delete")

@@ -3,6 +3,14 @@
     python benchmarks/verify.py            # 100,000 addresses over 500 domains
     python benchmarks/verify.py --quick    # 20,000 addresses over 200 domains
 
+The addresses are DISTINCT (an ActiveCampaign account holds each email once; no repeat is
+verified for free) and every verdict is scored against the generated world's truth
+(`samples.expected_status`): `accuracy` is the share of addresses whose status matches it,
+`false_undeliverable` the addresses the truth calls deliverable, risky or unknown that the engine
+calls undeliverable (each one an unsubscribed customer: the target is 0), `false_deliverable`
+the reverse mistake. The world has servers that reject our sender at RCPT, servers that reject
+everything (postmaster too), and each provider's own reply texts.
+
 The mail world (DNS + SMTP servers on loopback, 20 ms added to every DNS answer and every SMTP
 reply) runs in a SUBPROCESS, so its CPU and memory are not this process's: `peak_rss_mb` is the
 engine's process alone (and includes the Python interpreter, Polars and the input list).
@@ -47,8 +55,9 @@ from email_validator import EmailNotValidError, validate_email
 from ac_hygiene.sandbox.mailworld import (
     MailWorldServer,
     generate_world,
-    sample_addresses,
+    labelled_sample,
 )
+from ac_hygiene.sandbox.mailworld.samples import mailbox_key
 from ac_hygiene.verification import BatchStats, VerificationSettings, verify_emails
 
 LATENCY_S = 0.020
@@ -196,8 +205,12 @@ def main() -> None:
     sample_size = args.baseline_sample or (300 if args.quick else 1_000)
 
     world = generate_world(domains, seed=SEED)
-    addresses = sample_addresses(world, n, seed=SEED)
-    del world
+    labelled = labelled_sample(world, n, seed=SEED, distinct=True)
+    addresses = [sample.email for sample in labelled]
+    truth = [sample.truth for sample in labelled]
+    kinds = [sample.kind for sample in labelled]
+    distinct = len({mailbox_key(email) for email in addresses})
+    del world, labelled
     print(f"{n:,} addresses over {domains} domains; latency {LATENCY_S * 1000:.0f} ms per reply")
 
     world_process = WorldProcess(domains, LATENCY_S)
@@ -238,8 +251,28 @@ def main() -> None:
         baseline_stats = world_process.ask("stats")
 
     unique_domains = stats.unique_domains
+    statuses = frame.get_column("status").to_list()
+    reasons = frame.get_column("reason").to_list()
+    matches = sum(got == want for got, want in zip(statuses, truth, strict=True))
+    false_undeliverable = sum(
+        got == "undeliverable" and want != "undeliverable"
+        for got, want in zip(statuses, truth, strict=True)
+    )
+    false_deliverable = sum(
+        got == "deliverable" and want != "deliverable"
+        for got, want in zip(statuses, truth, strict=True)
+    )
+    misses: Counter[str] = Counter(
+        f"{kind}:{want}->{got}/{reason}"
+        for kind, want, got, reason in zip(kinds, truth, statuses, reasons, strict=True)
+        if got != want
+    )
     figures = {
         "addresses": n,
+        "distinct_addresses": distinct,
+        "accuracy": round(matches / max(1, n), 4),
+        "false_undeliverable": false_undeliverable,
+        "false_deliverable": false_deliverable,
         "domains_in_world": domains,
         "engine_seconds": round(engine_s, 2),
         "addresses_per_s": round(n / engine_s, 1),
@@ -263,11 +296,19 @@ def main() -> None:
         "smtp_rcpts": world_stats["smtp_rcpts"],
         "addresses_probed_by_smtp": stats.smtp.rcpts,
         "greylist_retries": stats.smtp.greylist_retries,
+        "postmaster_checks": stats.smtp.postmaster_checks,
+        "dns_reliable": stats.dns_reliable,
         "peak_rss_mb": round(rss.peak / 2**20, 1),
         "world": "subprocess",
-        "by_status": dict(Counter(frame.get_column("status").to_list()).most_common()),
+        "by_status": dict(Counter(statuses).most_common()),
+        "by_reason": dict(Counter(reasons).most_common()),
+        "misses": dict(misses.most_common(8)),
     }
     print(f"engine:   {figures['addresses_per_s']:,} addresses/s ({engine_s:.1f} s)")
+    print(
+        f"accuracy: {figures['accuracy']} on {distinct:,} distinct addresses; "
+        f"false undeliverable {false_undeliverable}, false deliverable {false_deliverable}"
+    )
     print(
         f"baseline: {figures['baseline_addresses_per_s']} addresses/s on {len(sample)} addresses; "
         f"DNS {figures['baseline_dns_queries']} queries, "

@@ -201,6 +201,18 @@ class DomainResolver:
             return _HostAddresses(error=failure.detail)
 
 
+def resolver_trustworthy(canaries: list[DomainResult]) -> bool:
+    """Whether the canaries' answers show a working resolver.
+
+    A canary is a name that has mail servers on any working resolver (gmail.com): one of them
+    said to have no domain or no mail (a captive or NXDOMAIN-for-everything resolver), or none of
+    them resolved at all (an unreachable resolver), and nothing the resolver says can be trusted.
+    """
+    statuses = [result.status for result in canaries]
+    lying = any(status in (NO_DOMAIN, NULL_MX, NO_MAIL_SERVER) for status in statuses)
+    return not lying and OK in statuses
+
+
 def _glue(answer: Any) -> dict[str, tuple[str, ...]]:
     """A records the server volunteered in the additional section, by host name."""
     glue: dict[str, list[str]] = {}

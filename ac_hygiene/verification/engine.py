@@ -6,7 +6,11 @@
    are (`from_cache`), definite new verdicts are stored in chunks as routes finish, so a crash
    loses at most a chunk.
 3. Lists and typo suggestions: in-memory lookups per mailbox / per domain.
-4. DNS: one lookup per distinct domain (in-flight cache, bounded concurrency).
+4. DNS: one lookup per distinct domain (in-flight cache, bounded concurrency), together with
+   the resolver's canaries (`settings.canaries`, names that must resolve). When the canaries
+   fail, the resolver cannot be trusted: every address verified by this batch is unknown
+   `dns_unreliable` (no SMTP either: its MX addresses would come from the same resolver), and
+   `BatchStats.dns_reliable` is False so the caller can tell the whole batch is suspect.
 5. SMTP: probes grouped by route (the MX addresses), many recipients per session, one
    catch-all test per domain (see `smtp`).
 
@@ -31,8 +35,15 @@ import polars as pl
 
 from ac_hygiene.verification import lists
 from ac_hygiene.verification.cache import ResultCache
-from ac_hygiene.verification.domain import OK, DnsStats, DomainResolver, DomainResult
+from ac_hygiene.verification.domain import (
+    OK,
+    DnsStats,
+    DomainResolver,
+    DomainResult,
+    resolver_trustworthy,
+)
 from ac_hygiene.verification.result import (
+    DNS_UNRELIABLE,
     UNKNOWN,
     Verification,
     combine,
@@ -58,6 +69,10 @@ class BatchStats:
     unique_mailboxes: int = 0
     unique_domains: int = 0
     cache_hits: int = 0
+    # The resolver's canary check: None when not run (DNS off, no canaries, nothing to verify),
+    # False when the canaries failed and the batch's new verdicts are all `dns_unreliable`.
+    dns_reliable: bool | None = None
+    canaries: dict[str, str] = field(default_factory=dict)  # canary -> DNS status it got
     dns: DnsStats = field(default_factory=DnsStats)
     smtp: SmtpStats = field(default_factory=SmtpStats)
 
@@ -194,7 +209,18 @@ class _Batch:
         resolver = DomainResolver(self.settings)
         self.stats.dns = resolver.stats
         domains = list(by_domain)
-        results = await asyncio.gather(*(resolver.lookup(domain) for domain in domains))
+        canaries = self.settings.canaries if domains else ()
+        found = await asyncio.gather(*(resolver.lookup(name) for name in (*canaries, *domains)))
+        checks, results = found[: len(canaries)], found[len(canaries) :]
+        if canaries:
+            self.stats.canaries = {
+                name: result.status for name, result in zip(canaries, checks, strict=True)
+            }
+            self.stats.dns_reliable = resolver_trustworthy(list(checks))
+            if not self.stats.dns_reliable:
+                for entries in by_domain.values():
+                    self.finish_domain(entries, DNS_UNRELIABLE)
+                return
         routes: dict[tuple[str, ...], list[tuple[DomainResult, list]]] = defaultdict(list)
         for domain, result in zip(domains, results, strict=True):
             mx_host = result.mx_host

@@ -46,20 +46,42 @@ def is_disposable(domain: str) -> bool:
     return any(".".join(labels[i:]) in blocklist for i in range(len(labels) - 1))
 
 
+# Words that may follow a role name and keep it a role ("sales-team", "support.desk").
+_ROLE_TAILS = frozenset(
+    {"team", "dept", "department", "desk", "group", "office", "line", "inbox", "box", "only"}
+)
+
+
+def _role_tail(part: str, names: frozenset[str]) -> bool:
+    """A part that can follow a role name: digits, a region code (`de`, `eu`), another role word."""
+    return (
+        part.isdigit()
+        or (part.isalpha() and len(part) <= 2)
+        or part in names
+        or (part in _ROLE_TAILS)
+    )
+
+
 def is_role(local_part: str) -> bool:
     """A shared mailbox (info@, sales-team@, no-reply@) rather than a person.
 
-    Matched on the whole local part without its +tag, or on any leading run of it that ends
-    at a separator ("support.de", "no-reply-eu"); a person's "john.sales" is not a role account,
-    since only what comes first says whose mailbox it is.
+    Matched on the whole local part without its +tag, or on a leading run of it that ends at a
+    separator when what follows is only digits, region codes or role words ("support.de",
+    "no-reply-eu", "sales-team", "support_2"). A person's "john.sales" is not a role account, and
+    neither is "dev.patel" or "cs.lewis": a role word followed by a name is a person's address.
     """
     local = local_part.lower().partition("+")[0]
     if not local:
         return False
     names = role_names()
-    return local in names or any(
-        local[: match.start()] in names for match in _ROLE_SEPARATORS.finditer(local)
-    )
+    if local in names:
+        return True
+    for match in _ROLE_SEPARATORS.finditer(local):
+        if local[: match.start()] in names:
+            rest = _ROLE_SEPARATORS.split(local[match.end() :])
+            if all(_role_tail(part, names) for part in rest if part):
+                return True
+    return False
 
 
 def is_free(domain: str) -> bool:

@@ -1,17 +1,26 @@
 """The verdict on one mailbox, how the layers combine into it, and the `verifications` frame.
 
-Precedence, first match wins (reasons are the stable codes of `schemas.VERIFICATION_REASONS`):
+Precedence, first match wins (reasons are the stable codes of `schemas.VERIFICATION_REASONS`).
+The rule behind the order: `unknown` wins over every list flag. No DNS, no verdict: a disposable
+hit whose DNS failed stays unknown, so nothing irreversible (Delete) can follow from it.
 
 1. Syntax invalid (or no address at all) -> undeliverable `invalid_syntax`.
-2. DNS says no mail can be delivered -> undeliverable `no_domain` / `null_mx` / `no_mail_server`.
+2. The resolver failed its canaries for this batch -> unknown `dns_unreliable` for every address
+   (an NXDOMAIN-for-everything or unreachable resolver says nothing about any domain).
+3. DNS says no mail can be delivered -> undeliverable `no_domain` / `null_mx` / `no_mail_server`.
    This outranks "disposable": a dead throwaway domain is simply undeliverable.
-3. Disposable domain -> risky `disposable`. SMTP is skipped for these: disposable services accept
+4. DNS failed (timeout, SERVFAIL) -> unknown `dns_error`, whatever the list flags say.
+5. DNS switched off -> unknown `skipped`, whatever the list flags say.
+6. A domain on the disposable list that is a typo of a popular provider (`gmial.com`, one edit
+   from gmail.com) -> undeliverable `typo_domain`, with the suggestion, and not flagged
+   disposable: the person mistyped their address, the list entry is a typo-squatter.
+7. Disposable domain -> risky `disposable`. SMTP is skipped for these: disposable services accept
    everything, so a probe would spend a connection to learn nothing.
-4. DNS failed (timeout, SERVFAIL) -> unknown `dns_error`: never undeliverable.
-5. A switched-off layer that would have decided (no DNS, no SMTP) -> unknown `skipped`.
-6. The SMTP reply (see `replies`): not found -> undeliverable; full -> risky `mailbox_full`;
-   blocked / greylisted / timeouts / unavailable / errors -> unknown with that reason.
-7. Accepted: on a catch-all domain -> risky `catch_all`; a role account -> risky `role_account`
+8. SMTP switched off -> unknown `skipped`.
+9. The SMTP reply (see `replies`): not found (confirmed, see `smtp`) -> undeliverable; full ->
+   risky `mailbox_full`; sender or client refused, server rejects all, greylisted, timeouts,
+   unavailable, errors -> unknown with that reason.
+10. Accepted: on a catch-all domain -> risky `catch_all`; a role account -> risky `role_account`
    (as Kickbox, Emailable and ZeroBounce file them); else deliverable `accepted`.
 
 The flags (`is_disposable`, `is_role`, `is_free`, `is_catch_all`) and the typo suggestion are
@@ -28,6 +37,7 @@ from typing import Any
 import polars as pl
 
 from ac_hygiene.schemas import Verifications, empty_frame
+from ac_hygiene.verification import lists
 from ac_hygiene.verification.cache import CACHED_COLUMNS
 
 DELIVERABLE = "deliverable"
@@ -37,6 +47,8 @@ UNKNOWN = "unknown"
 
 # DNS outcomes (domain.py status codes) and the status each one means for an address.
 DNS_UNDELIVERABLE = frozenset({"no_domain", "null_mx", "no_mail_server"})
+DNS_ERROR = "dns_error"
+DNS_UNRELIABLE = "dns_unreliable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +116,19 @@ def combine(
     `base` carries the key, the list flags and the suggestion; `dns_status` is None when DNS was
     switched off, `smtp_*` None when SMTP did not run (switched off or not needed).
     """
+    if dns_status == DNS_UNRELIABLE:
+        return replace(base, status=UNKNOWN, reason=DNS_UNRELIABLE, mx_host=None)
     if dns_status in DNS_UNDELIVERABLE:
         return replace(base, status=UNDELIVERABLE, reason=dns_status, mx_host=None)
+    if dns_status == DNS_ERROR:
+        return replace(base, status=UNKNOWN, reason=DNS_ERROR, mx_host=None)
+    if dns_status is None:
+        return replace(base, status=UNKNOWN, reason="skipped")
+    if is_typo_domain(base):
+        return replace(base, status=UNDELIVERABLE, reason="typo_domain", is_disposable=False)
     if base.is_disposable:
         return replace(base, status=RISKY, reason="disposable")
-    if dns_status == "dns_error":
-        return replace(base, status=UNKNOWN, reason="dns_error", mx_host=None)
-    if dns_status is None or smtp_status is None or smtp_reason is None:
+    if smtp_status is None or smtp_reason is None:
         return replace(base, status=UNKNOWN, reason="skipped")
     if smtp_reason != "accepted":
         return replace(base, status=smtp_status, reason=smtp_reason)
@@ -119,6 +137,13 @@ def combine(
     if base.is_role:
         return replace(base, status=RISKY, reason="role_account")
     return replace(base, status=DELIVERABLE, reason="accepted")
+
+
+def is_typo_domain(base: Verification) -> bool:
+    """A disposable-listed domain whose suggestion is a popular provider: a typo, not a service."""
+    if not base.is_disposable or base.suggestion is None:
+        return False
+    return lists.is_free(base.suggestion.rpartition("@")[2])
 
 
 def printable(email: Any) -> str | None:

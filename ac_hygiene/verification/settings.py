@@ -19,6 +19,12 @@ def _default_helo() -> str:
     return name if "." in name else "localhost.localdomain"
 
 
+# Names that must resolve to mail servers on any working resolver: the MX of the largest free
+# providers. A resolver that says NXDOMAIN for them (a captive portal, a misconfigured DNS) or
+# cannot be reached is not trusted with a single verdict of the batch.
+DEFAULT_CANARIES = ("gmail.com", "outlook.com", "yahoo.com")
+
+
 @dataclass(frozen=True)
 class VerificationSettings:
     """Engine settings; the defaults are those of a polite prober on the real internet."""
@@ -42,6 +48,9 @@ class VerificationSettings:
     dns_concurrency: int = 64  # DNS queries in flight at once
     max_mx_addresses: int = 4  # MX addresses tried per session before giving up
     check_dns: bool = True
+    # Checked before each batch (see engine): if any says "no such domain / no mail" or none
+    # resolves, every DNS-derived verdict of the batch is unknown `dns_unreliable`. () disables.
+    canaries: tuple[str, ...] = DEFAULT_CANARIES
     check_smtp: bool = True
     check_catch_all: bool = True
     suggest_typos: bool = True
@@ -56,6 +65,14 @@ class VerificationSettings:
             for host, port in servers:
                 if not host or not 0 < port < 65536:
                     problems.append(f"nameserver {host!r}:{port} is not a host and port 1-65535")
+        if isinstance(self.canaries, str):
+            problems.append(f"canaries must be a list of domain names, got {self.canaries!r}")
+        else:
+            canaries = tuple(str(name).strip().lower().rstrip(".") for name in self.canaries)
+            object.__setattr__(self, "canaries", canaries)
+            for name in canaries:
+                if not name or "." not in name or any(c.isspace() or c == "@" for c in name):
+                    problems.append(f"canary {name!r} is not a domain name such as gmail.com")
         if not 0 < self.smtp_port < 65536:
             problems.append(f"smtp_port must be 1-65535, got {self.smtp_port}")
         if not self.helo_name or any(c.isspace() for c in self.helo_name):

@@ -18,6 +18,11 @@ How a batch reaches the servers:
 - Greylisting (450/451/4.7.x): the recipient is retried in a later session after the delay the
   server states (else `greylist_default_delay_s`), as long as that lands within
   `greylist_budget_s` of the first greylisting seen in the batch; otherwise it stays `greylisted`.
+- A "no such mailbox" only counts when the server shows, in the same session, that it tells
+  mailboxes apart: another address of the domain was accepted, or else `postmaster@<domain>`
+  (RFC 5321 section 4.5.1 requires it) is asked, once per domain per session at most, after the
+  session's other recipients. Postmaster refused too -> unknown `rejects_all`; greylisted ->
+  the address is retried like any greylisted one; the session ended first -> unknown.
 - Sessions are bounded overall (`concurrency`) and per MX address (`concurrency_per_host`);
   the per-address slot is taken first so a busy provider cannot hold overall slots idle.
 """
@@ -34,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ac_hygiene.verification.replies import (
+    DELIVERABLE,
     UNKNOWN,
     Verdict,
     classify_rcpt,
@@ -47,6 +53,8 @@ _MAX_REPLY_LINE = 4096
 _MAX_REPLY_LINES = 100
 _GREYLIST_MARGIN_S = 0.05
 _MAX_GREYLIST_TRIES = 4
+_MAX_CONFIRM_DEFERRALS = 2
+NOT_FOUND = "mailbox_not_found"
 
 
 @dataclass(eq=False, slots=True)
@@ -63,6 +71,9 @@ class Probe:
     mx_address: str | None = None  # its address (domains sharing a route name hosts apart)
     tries: int = 0
     retry_at: float = 0.0
+    # A "no such mailbox" not yet backed by the server accepting some address of the domain.
+    unconfirmed: bool = False
+    confirm_deferrals: int = 0  # sessions too full to ask postmaster@ (recipient cap)
 
 
 @dataclass
@@ -74,6 +85,7 @@ class SmtpStats:
     rcpts: int = 0
     greylist_retries: int = 0
     too_many_splits: int = 0
+    postmaster_checks: int = 0  # extra RCPT TO:<postmaster@domain>, at most one per domain/session
     by_host: dict[str, int] = field(default_factory=dict)
 
 
@@ -174,6 +186,11 @@ class SmtpProber:
                 wait = max(probe.retry_at for probe in pending) - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
+        for probe in probes:
+            if probe.unconfirmed:
+                # The session ended before the server could show it tells mailboxes apart.
+                probe.unconfirmed = False
+                probe.verdict = Verdict(UNKNOWN, "smtp_error")
 
     def _schedule_retries(self, greylisted: list[Probe]) -> list[Probe]:
         """Greylisted probes that may retry within the budget; the others keep `greylisted`."""
@@ -225,6 +242,7 @@ class SmtpProber:
         settings = self._settings
         for probe in chunk:
             probe.verdict = probe.code = probe.mx_address = None
+            probe.unconfirmed = False
         failure = Verdict(UNKNOWN, "smtp_unavailable")
         host = targets[0][0] if targets else None
         for host, address in targets:
@@ -288,6 +306,7 @@ class SmtpProber:
         result: _SessionResult,
     ) -> None:
         probe.verdict, probe.code, probe.mx_host = verdict, code, host
+        probe.unconfirmed = verdict.reason == NOT_FOUND and not probe.catch_all_test
         if verdict.retry:
             probe.tries += 1
             result.greylisted.append(probe)
@@ -301,7 +320,7 @@ class SmtpProber:
         banner = await connection.reply()
         if banner.code != 220:
             if 400 <= banner.code < 500:
-                return classify_session(banner.code, banner.text)
+                return classify_session(banner.code, banner.text, settings.sender)
             self._whole_session(chunk, host, banner, result)
             return None
         await connection.send(f"EHLO {settings.helo_name}")
@@ -330,17 +349,99 @@ class SmtpProber:
                 self._decide(probe, Verdict(UNKNOWN, "smtp_error"), None, host, result)
             else:
                 sendable.append(probe)
-        if "PIPELINING" in extensions:
+        pipelining = "PIPELINING" in extensions
+        if pipelining:
             await connection.send(*(f"RCPT TO:<{probe.address}>" for probe in sendable))
             await self._read_rcpt_replies(connection, host, sendable, result)
-            return None
-        for index, probe in enumerate(sendable):
-            await connection.send(f"RCPT TO:<{probe.address}>")
-            await self._read_rcpt_replies(connection, host, [probe], result, answered=index)
-            if result.cap is not None:
-                result.leftovers.extend(sendable[index + 1 :])
-                break
+        else:
+            for index, probe in enumerate(sendable):
+                await connection.send(f"RCPT TO:<{probe.address}>")
+                await self._read_rcpt_replies(connection, host, [probe], result, answered=index)
+                if result.cap is not None:
+                    result.leftovers.extend(sendable[index + 1 :])
+                    break
+        await self._confirm_not_found(connection, host, sendable, result, pipelining)
         return None
+
+    async def _confirm_not_found(
+        self,
+        connection: _Connection,
+        host: str,
+        probes: list[Probe],
+        result: _SessionResult,
+        pipelining: bool,
+    ) -> None:
+        """Keep a "no such mailbox" only if this session saw the server accept the domain's mail.
+
+        Another accepted address of the domain is enough; else one RCPT to postmaster@ per
+        domain (see the module docstring). No DATA follows, so nothing is ever delivered.
+        """
+        accepted = {
+            probe.domain
+            for probe in probes
+            if not probe.catch_all_test
+            and probe.verdict is not None
+            and probe.verdict.status == DELIVERABLE
+        }
+        pending: dict[str, list[Probe]] = {}
+        for probe in probes:
+            if not probe.unconfirmed:
+                continue
+            if probe.domain in accepted:
+                probe.unconfirmed = False
+            else:
+                pending.setdefault(probe.domain, []).append(probe)
+        if not pending:
+            return
+        domains = list(pending)
+        self.stats.postmaster_checks += len(domains)
+        replies: list[_Reply] = []
+        if pipelining:
+            await connection.send(*(f"RCPT TO:<postmaster@{domain}>" for domain in domains))
+            for _ in domains:
+                replies.append(await connection.reply())
+        else:
+            for domain in domains:
+                await connection.send(f"RCPT TO:<postmaster@{domain}>")
+                replies.append(await connection.reply())
+        taken = sum(1 for probe in probes if probe.verdict is not None)
+        for domain, reply in zip(domains, replies, strict=True):
+            self.stats.rcpts += 1
+            verdict = classify_rcpt(reply.code, reply.text, self._settings.sender)
+            for probe in pending[domain]:
+                probe.unconfirmed = False
+                if verdict.status == DELIVERABLE:
+                    continue  # the server tells mailboxes apart: the rejection stands
+                if verdict.too_many:
+                    self._defer_confirmation(probe, host, result, taken - len(domains))
+                elif verdict.retry:
+                    delay = retry_delay(reply.text)
+                    if delay is None:
+                        delay = self._settings.greylist_default_delay_s
+                    probe.retry_at = time.monotonic() + delay + _GREYLIST_MARGIN_S
+                    greylisted = Verdict(UNKNOWN, "greylisted", retry=True)
+                    self._decide(probe, greylisted, reply.code, host, result)
+                elif 500 <= reply.code < 600 and verdict.reason in (NOT_FOUND, "smtp_error"):
+                    probe.verdict = Verdict(UNKNOWN, "rejects_all")  # postmaster refused too
+                elif verdict.status == UNKNOWN:
+                    # 421, a block, a sender check...: no proof either way, and the reason says why.
+                    probe.verdict = Verdict(UNKNOWN, verdict.reason)
+                else:
+                    probe.verdict = Verdict(UNKNOWN, "rejects_all")
+
+    def _defer_confirmation(
+        self, probe: Probe, host: str, result: _SessionResult, room: int
+    ) -> None:
+        """The recipient cap left no room for postmaster@: probe again in a smaller session."""
+        probe.confirm_deferrals += 1
+        if probe.confirm_deferrals > _MAX_CONFIRM_DEFERRALS:
+            self._decide(probe, Verdict(UNKNOWN, "smtp_error"), None, host, result)
+            probe.unconfirmed = False
+            return
+        probe.verdict = None
+        result.leftovers.append(probe)
+        room = max(1, room)
+        result.cap = room if result.cap is None else min(result.cap, room)
 
     async def _read_rcpt_replies(
         self,
@@ -354,7 +455,7 @@ class SmtpProber:
         for probe in probes:
             reply = await connection.reply()
             self.stats.rcpts += 1
-            verdict = classify_rcpt(reply.code, reply.text)
+            verdict = classify_rcpt(reply.code, reply.text, self._settings.sender)
             if verdict.too_many:
                 result.leftovers.append(probe)
                 if result.cap is None:
@@ -374,7 +475,7 @@ class SmtpProber:
         self, chunk: list[Probe], host: str, reply: _Reply, result: _SessionResult
     ) -> None:
         """Banner, EHLO or MAIL FROM refused: the reply speaks for every recipient."""
-        verdict = classify_session(reply.code, reply.text)
+        verdict = classify_session(reply.code, reply.text, self._settings.sender)
         for probe in chunk:
             if verdict.retry:
                 probe.retry_at = time.monotonic() + self._settings.greylist_default_delay_s

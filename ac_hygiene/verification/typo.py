@@ -12,6 +12,9 @@ mailcheck's approach, tightened against its well-known false positives (it turns
    a changed second-level part is only suggested when the result is itself a popular domain.
 4. Else a TLD that does not exist (IANA root zone list) one edit away from a common TLD is fixed
    (`acme.con` -> `acme.com`); a real TLD (`acme.co`) is left alone.
+5. A domain on the disposable list is a service someone runs, so it is only "corrected" for a
+   single slip (`gmial.com`, `hotmai.com`), never for a two-edit likeness (`yopmail.com` is not a
+   mistyped `hotmail.com`).
 
 Suggestions are made whether or not the domain resolves (as mailcheck does): the status comes
 from DNS and SMTP, the suggestion only helps a person fix the contact. Candidate search uses a
@@ -24,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from functools import cache, lru_cache
 
-from ac_hygiene.verification.lists import free_domains, load_data_lines
+from ac_hygiene.verification.lists import free_domains, is_disposable, load_data_lines
 
 # Common TLDs a mistyped TLD is corrected to, most likely first (ties go to the earlier one).
 COMMON_TLDS = (
@@ -140,7 +143,15 @@ def suggest_domain(domain: str) -> str | None:
     if len(labels) < 2 or domain in free_domains() or not domain.isascii():
         return None
     sld, tld = labels[0], labels[-1]
-    closest = _domain_index().closest(domain, _domain_limit)
+    cap = 1 if is_disposable(domain) else _MAX_DISTANCE
+
+    def domain_limit(popular: str) -> int:
+        return min(cap, _domain_limit(popular))
+
+    def sld_limit(popular: str) -> int:
+        return min(cap, _allowed_distance(popular))
+
+    closest = _domain_index().closest(domain, domain_limit)
     if closest is not None:
         return closest
     # Short names (aol, msn, live): only the part after the name may be mistyped.
@@ -150,7 +161,7 @@ def suggest_domain(domain: str) -> str | None:
         if head == sld and osa_distance(rest, tail) == 1:
             return popular
     fixed_tld = _fix_tld(tld)
-    fixed_sld = _sld_index().closest(sld, _allowed_distance)
+    fixed_sld = _sld_index().closest(sld, sld_limit)
     if fixed_sld is not None and fixed_sld != sld:
         candidate = ".".join([fixed_sld, *labels[1:-1], fixed_tld])
         if candidate in free_domains():

@@ -59,6 +59,10 @@ def world_data() -> dict[str, Any]:
             },
             "catchall.io": {"mx": [[10, "mx.catchall.io"]], "catch_all": True},
             "mailinator.com": {"mx": [[10, "mx.mailinator.com"]], "catch_all": True},
+            # On the disposable list, and its DNS fails: must stay unknown, never "disposable".
+            "yopmail.com": {"servfail": True},
+            # On the disposable list, one slip from gmail.com, run by a squatter accepting all.
+            "gmial.com": {"mx": [[10, "mx.gmial.com"]], "catch_all": True},
             "nullmx.org": {"null_mx": True},
             "aonly.net": {"a": "127.0.0.13", "mailboxes": ["dan"]},
             "gone.biz": {"nxdomain": True},
@@ -103,6 +107,9 @@ def settings_for(running: RunningMailWorld, **overrides: Any) -> VerificationSet
         "smtp_connect_timeout_s": 3.0,
         "smtp_command_timeout_s": 3.0,
         "greylist_budget_s": 5.0,
+        # Names this world has; the default canaries (gmail.com, outlook.com, yahoo.com) are
+        # not all in it, and a missing canary rightly makes the whole batch dns_unreliable.
+        "canaries": ("gmail.com", "acme.com"),
     }
     options.update(overrides)
     return VerificationSettings(**options)

@@ -180,7 +180,9 @@ async def test_one_dns_query_per_domain(world: MailWorld) -> None:
     assert queries[("gone.biz", "MX")] == 1
     # the MX answers carry their hosts' addresses (glue): nothing more to ask
     assert queries[("mx1.acme.com", "A")] == 0
-    assert sum(queries.values()) == 2
+    # + the canary gmail.com (acme.com, the other canary, is in the batch: asked once for both)
+    assert queries[("gmail.com", "MX")] == 1
+    assert sum(queries.values()) == 3
 
 
 async def test_duplicates_are_verified_once_and_billed_once(world: MailWorld) -> None:
@@ -244,7 +246,9 @@ async def test_switched_off_layers_say_skipped(running: RunningMailWorld) -> Non
     assert no_smtp.get_column("reason").to_list() == ["skipped", "disposable", "invalid_syntax"]
     assert no_smtp.get_column("mx_host").to_list()[0] == "mx1.acme.com"
     no_dns = await averify_emails(emails, settings_for(running, check_dns=False))
-    assert no_dns.get_column("reason").to_list() == ["skipped", "disposable", "invalid_syntax"]
+    # No DNS, no verdict: not even a disposable-list hit (it could plan an irreversible Delete).
+    assert no_dns.get_column("reason").to_list() == ["skipped", "skipped", "invalid_syntax"]
+    assert no_dns.get_column("status").to_list()[:2] == ["unknown", "unknown"]
 
 
 async def test_progress_reaches_the_total(running: RunningMailWorld) -> None:

@@ -40,6 +40,14 @@ def test_disposable(domain: str, expected: bool) -> None:
         ("information.desk", True),
         ("infos", True),
         ("infosec.bob", False),
+        ("support_2", True),
+        ("customer-service-team", True),
+        # A role word followed by a name is a person; names and placeholders are not roles.
+        ("dev.patel", False),
+        ("cs.lewis", False),
+        ("sales.john", False),
+        ("dev", False),
+        ("nobody", False),
         ("", False),
     ],
 )

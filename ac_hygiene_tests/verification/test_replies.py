@@ -32,8 +32,10 @@ from ac_hygiene.verification.replies import classify_session, retry_delay
         (500, "5.5.2 Syntax error", "unknown", "smtp_error"),
         # An address in the text is not an enhanced code (those open the text, RFC 3463).
         (550, "Client host [5.1.1.9] blocked using zen.spamhaus.org", "unknown", "blocked"),
-        (553, "Mail from 10.5.2.2 refused", "unknown", "smtp_error"),
-        (550, "#5.1.0 Address rejected", "undeliverable", "mailbox_not_found"),
+        (553, "Mail from 10.5.2.2 refused", "unknown", "blocked"),  # about our client
+        # A bare 5.1.0 ("other address status") says nothing definite about the mailbox.
+        (550, "#5.1.0 Address rejected", "unknown", "smtp_error"),
+        (550, "#5.1.0 <x@acme.com>: user unknown", "undeliverable", "mailbox_not_found"),
     ],
 )  # fmt: skip
 def test_rcpt_verdicts(code: int, text: str, status: str, reason: str) -> None:

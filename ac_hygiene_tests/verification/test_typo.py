@@ -63,3 +63,12 @@ def test_suggests_the_whole_address() -> None:
 )
 def test_osa_distance(a: str, b: str, distance: int) -> None:
     assert osa_distance(a, b) == distance == osa_distance(b, a)
+
+
+def test_listed_services_are_only_corrected_for_a_single_slip() -> None:
+    from ac_hygiene.verification.typo import suggest_domain
+
+    assert suggest_domain("gmial.com") == "gmail.com"  # on the disposable list, one edit
+    assert suggest_domain("hotmai.com") == "hotmail.com"
+    assert suggest_domain("yopmail.com") is None  # a real disposable service, two edits away
+    assert suggest_domain("yopmail.fr") is None

@@ -4,7 +4,11 @@ A real list's domains are mostly companies hosted by a few providers (Google Wor
 365, shared hosting) plus a long tail of self-hosted servers, free mailbox providers, disposable
 services and dead or misconfigured domains. The generated world reproduces that mix, so a verifier
 benchmarked on it meets the same sharing of MX hosts (connection reuse pays off) and the same
-failure modes (greylisting, blocks, hosts that are down) as in production.
+failure modes (greylisting, blocks, hosts that are down) as in production, and the same words:
+each provider rejects unknown mailboxes with its own documented text (Gmail's 5.1.1, Microsoft
+365's 5.1.10, Yahoo's "This user doesn't have a yahoo.com account", Exim's "Unrouteable
+address", ...), some servers reject our sender at RCPT (Postfix with delayed rejects, Exim sender
+callouts) and some reject every recipient, postmaster included.
 
 The world is built as plain data and goes through `MailWorld.from_dict`, so it obeys exactly the
 rules of a world file.
@@ -31,6 +35,58 @@ LAST_NAMES = (
     "jensen", "kowalski",
 )  # fmt: skip
 ROLE_MAILBOXES = ("info", "sales", "support", "admin", "contact", "office", "billing", "hr")
+
+# Replies to an unknown recipient, in the words each provider documents (see the corpus in
+# ac_hygiene_tests/verification/corpus.py for the sources).
+GMAIL_UNKNOWN = (
+    "550-5.1.1 The email account that you tried to reach does not exist. Please try\n"
+    "550-5.1.1 double-checking the recipient's email address for typos or\n"
+    "550-5.1.1 unnecessary spaces. Learn more at\n"
+    "550 5.1.1  https://support.google.com/mail/?p=NoSuchUser a1si123 - gsmtp"
+)
+M365_UNKNOWN = (
+    "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient {address} not found by SMTP address "
+    "lookup"
+)
+PROVIDER_UNKNOWN = {
+    "gmail.com": GMAIL_UNKNOWN,
+    "yahoo.com": "554 delivery error: dd This user doesn't have a yahoo.com account ({address}) "
+    "[0] - mta1234.mail.bf1.yahoo.com",
+    "outlook.com": "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302).",
+    "hotmail.com": "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302).",
+    "aol.com": "550 MAILBOX NOT FOUND",
+    "icloud.com": "550 5.1.1 <{address}>: user does not exist",
+}
+PROVIDER_FULL = {
+    "gmail.com": "452 4.2.2 The email account that you tried to reach is over quota. - gsmtp",
+    "icloud.com": "552 5.2.2 <{address}>: user is over quota",
+}
+# Self-hosted and gateway servers: what their MTA says for an unknown recipient.
+SERVER_UNKNOWN = (
+    "550 5.1.1 <{address}>: Recipient address rejected: User unknown in local recipient table",
+    "550 5.1.1 <{address}>: Recipient address rejected: User unknown in virtual mailbox table",
+    "550 Unrouteable address",
+    "550 5.1.1 <{address}>... User unknown",
+    "550 5.1.1 <{address}> User doesn't exist: {address}",
+    "550 No such user ({address})",
+    "550 Invalid Recipient - https://community.mimecast.com/docs/DOC-1369#550",
+    "550 5.1.1 User Unknown",
+)
+SERVER_FULL = (
+    "552 5.2.2 <{address}> Quota exceeded (mailbox for user is full)",
+    "452 4.2.2 <{address}> Quota exceeded (mailbox for user is full)",
+    "552 Requested mail action aborted: exceeded storage allocation",
+)
+# Rejections of our MAIL FROM, given at RCPT time: never a verdict on the recipient.
+SENDER_REJECTS = (
+    "550 5.1.0 <{sender}>: Sender address rejected: Domain not found",
+    "450 4.1.8 <{sender}>: Sender address rejected: Domain not found",
+    "553 5.7.1 <{sender}>: Sender address rejected: not logged in",
+    "550-Verification failed for <{sender}>\n"
+    "550-Called:   192.0.2.9\n"
+    "550-Response: 550 5.1.1 <{sender}>: Recipient address rejected: User unknown\n"
+    "550 Sender verify failed",
+)
 
 # Free providers: (domain, MX host). Their mailboxes are first.last[digits].
 FREE_PROVIDERS = (
@@ -71,6 +127,8 @@ _KIND_SHARES = {
     "greylisted": 0.02,
     "blocked": 0.015,
     "down": 0.015,
+    "sender_reject": 0.02,
+    "rejects_all": 0.01,
 }
 _GOOGLE_MX = [[1, "aspmx.l.google.com"], [5, "alt1.aspmx.l.google.com"]]
 _M365_POOL = ("127.0.250.1", "127.0.250.2", "127.0.250.3", "127.0.250.4")
@@ -111,10 +169,14 @@ class _Builder:
     def build(self, count: int) -> dict[str, Any]:
         spec: dict[str, dict[str, Any]] = {}
         for domain, mx in FREE_PROVIDERS:
+            replies = {"unknown": PROVIDER_UNKNOWN[domain]}
+            if domain in PROVIDER_FULL:
+                replies["full"] = PROVIDER_FULL[domain]
             spec[domain] = {
                 "mx": [[5, mx]],
                 "mailbox_pattern": PERSON_PATTERN,
                 "full_mailboxes": sorted({self.person() for _ in range(3)}),
+                "replies": replies,
             }
         for domain in DISPOSABLE_DOMAINS:
             spec[domain] = {"mx": [[10, f"mx.{domain}"]], "catch_all": True}
@@ -163,20 +225,28 @@ class _Builder:
         """MX records of a company that uses a provider, or of its own server."""
         roll = self.rng.random()
         if roll < 0.35:
-            return {"mx": _GOOGLE_MX}
+            return {"mx": _GOOGLE_MX, "replies": {"unknown": GMAIL_UNKNOWN}}
         if roll < 0.65:
             host = f"{name.replace('.', '-')}.mail.protection.outlook.com"
             self.hosts[host] = self.rng.choice(_M365_POOL)
-            return {"mx": [[0, host]]}
+            return {"mx": [[0, host]], "replies": {"unknown": M365_UNKNOWN}}
         if roll < 0.85:
             provider = self.rng.choice(_PROVIDERS)
-            return {"mx": [[10, f"mx1.{provider}"], [20, f"mx2.{provider}"]], "max_recipients": 20}
+            return {
+                "mx": [[10, f"mx1.{provider}"], [20, f"mx2.{provider}"]],
+                "max_recipients": 20,
+                "replies": {"unknown": SERVER_UNKNOWN[_PROVIDERS.index(provider)]},
+            }
         return self.own_server(name)
 
     def own_server(self, name: str) -> dict[str, Any]:
+        replies = {
+            "unknown": self.rng.choice(SERVER_UNKNOWN),
+            "full": self.rng.choice(SERVER_FULL),
+        }
         if self.rng.random() < 0.5:
-            return {"mx": [[10, f"mail.{name}"]]}
-        return {"mx": [[10, f"mx1.{name}"], [20, f"mx2.{name}"]]}
+            return {"mx": [[10, f"mail.{name}"]], "replies": replies}
+        return {"mx": [[10, f"mx1.{name}"], [20, f"mx2.{name}"]], "replies": replies}
 
     def a_only_address(self) -> str:
         index = self.a_only
@@ -203,6 +273,11 @@ class _Builder:
             return {**self.own_server(name), **mail, "greylist_seconds": _GREYLIST_SECONDS}
         if kind == "down":
             return {**self.own_server(name), **mail, "down": True}
+        if kind == "sender_reject":
+            return {**self.own_server(name), **mail,
+                    "sender_reject": self.rng.choice(SENDER_REJECTS)}  # fmt: skip
+        if kind == "rejects_all":
+            return {**self.own_server(name), **mail, "rejects_all": True, "postmaster": False}
         return {**self.hosting(name), **mail}
 
 

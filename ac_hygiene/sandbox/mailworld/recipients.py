@@ -13,11 +13,11 @@ from collections.abc import Callable
 from ac_hygiene.sandbox.mailworld.names import split_address
 from ac_hygiene.sandbox.mailworld.world import Listener, Mailbox, MailWorld
 
-ACCEPTED = "250 2.1.5 OK"
+ACCEPTED = "250 2.1.5 OK"  # the default `replies.accepted` (world.DEFAULT_REPLIES)
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 RELAYING_DENIED = "550 5.7.1 Relaying denied"
 BLOCKED = "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org"
-MAILBOX_FULL = "552 5.2.2 Mailbox full"
+MAILBOX_FULL = "552 5.2.2 Mailbox full"  # the default `replies.full`
 BAD_ADDRESS = "501 5.1.3 Bad recipient address syntax"
 CANNOT_VRFY = "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery"
 
@@ -43,8 +43,14 @@ class RecipientPolicy:
         self._clock = clock
         self._first_attempt: dict[tuple[str, str], float] = {}
 
-    def reply(self, listener: Listener, client_ip: str, address: str, rcpt_number: int) -> str:
-        """The SMTP reply line for the `rcpt_number`-th RCPT of a session on `listener`."""
+    def reply(
+        self, listener: Listener, client_ip: str, address: str, rcpt_number: int, sender: str = ""
+    ) -> str:
+        """The SMTP reply for the `rcpt_number`-th RCPT of a session on `listener`.
+
+        Order: recipient cap, syntax, relaying, block, the sender check (answered at RCPT, as
+        Postfix does), greylisting, a server that rejects all, then the mailbox itself.
+        """
         if listener.max_recipients is not None and rcpt_number > listener.max_recipients:
             return TOO_MANY_RECIPIENTS
         parts = split_address(address)
@@ -56,14 +62,18 @@ class RecipientPolicy:
             return RELAYING_DENIED
         if domain.block:
             return BLOCKED
+        if domain.sender_reject is not None:
+            return domain.sender_reject.replace("{sender}", sender)
         if domain.greylist_seconds:
             now = self._clock()
             first = self._first_attempt.setdefault((client_ip, f"{local}@{domain_name}"), now)
             if now - first < domain.greylist_seconds:
                 return greylisted(domain.greylist_seconds)
+        if domain.rejects_all:
+            return domain.reply("unknown", address)
         verdict = domain.classify(local)
         if verdict is Mailbox.FULL:
-            return MAILBOX_FULL
+            return domain.reply("full", address)
         if verdict is Mailbox.UNKNOWN:
-            return user_unknown(address)
-        return ACCEPTED
+            return domain.reply("unknown", address)
+        return domain.reply("accepted", address)

@@ -3,9 +3,14 @@
 A verify benchmark needs input that looks like a real contact list: mostly good addresses at
 free providers and companies, a tail of dead mailboxes, catch-alls, disposable and role addresses,
 typos of popular domains, broken syntax and the same person twice in different case. Each sample
-carries the kind it was drawn as, so a benchmark can report accuracy as well as speed. Any world
-works (the default one, a generated one, a test world): kinds the world cannot supply are
-replaced by deliverable addresses.
+carries the kind it was drawn as and its truth: the status a verifier that reads every reply
+correctly must give it, from the world's own description (`expected_status`), so a benchmark
+can report accuracy as well as speed. Any world works (the default one, a generated one, a test
+world): kinds the world cannot supply are replaced by deliverable addresses.
+
+`distinct=True` gives what an ActiveCampaign list holds: every address once (contacts are unique
+by email; the engine's mailbox key is used, so `a.b@gmail.com` and `ab@gmail.com` are one), no
+case duplicates.
 """
 
 from __future__ import annotations
@@ -42,29 +47,74 @@ POPULAR_TYPOS = {
 }
 _FREE = frozenset(POPULAR_TYPOS)
 _TRIES = 40
+_DISTINCT_TRIES = 20
 
 
 @dataclass(frozen=True)
 class SampleAddress:
-    """One address of a sample and the kind it was drawn as (the expected verdict's family)."""
+    """One address of a sample, the kind it was drawn as, and the status it truly has."""
 
     email: str
     kind: str
+    truth: str = ""  # deliverable / undeliverable / risky / unknown (see `expected_status`)
 
 
-def sample_addresses(world: MailWorld, n: int, seed: int = 0) -> list[str]:
+def expected_status(world: MailWorld, email: str, kind: str = "") -> str:
+    """The status the world's description supports for `email` (what a perfect verifier says).
+
+    A server that refuses our sender, refuses everything (postmaster too), blocks us or is down,
+    and a domain whose DNS fails, support no verdict: unknown. A full mailbox, a catch-all, a
+    disposable domain and a role mailbox are risky; an unknown mailbox on a server that tells
+    mailboxes apart, a dead domain and broken syntax are undeliverable. Greylisting only delays.
+    """
+    if kind == "invalid_syntax":
+        return "undeliverable"
+    local, _, domain_text = email.rpartition("@")
+    spec = world.domain(domain_text)
+    if spec is not None and spec.servfail:
+        return "unknown"
+    if spec is None or spec.nxdomain or spec.null_mx or not spec.mail_targets:
+        return "undeliverable"
+    if spec.name in disposable_email_domains.blocklist:
+        return "risky"
+    if spec.down or spec.block or spec.sender_reject is not None or spec.rejects_all:
+        return "unknown"
+    verdict = spec.classify(local)
+    if verdict is Mailbox.UNKNOWN:
+        return "undeliverable"
+    if verdict in (Mailbox.FULL, Mailbox.CATCH_ALL):
+        return "risky"
+    if kind == "role" or local.lower() in ROLE_MAILBOXES:
+        return "risky"
+    return "deliverable"
+
+
+def mailbox_key(email: str) -> str:
+    """The mailbox an address reaches, for `distinct` samples: case-folded; Gmail without dots."""
+    local, _, domain = email.casefold().rpartition("@")
+    if domain in ("gmail.com", "googlemail.com"):
+        return f"{local.partition('+')[0].replace('.', '')}@gmail.com"
+    return f"{local}@{domain}"
+
+
+def sample_addresses(world: MailWorld, n: int, seed: int = 0, distinct: bool = False) -> list[str]:
     """`n` addresses in a realistic mix for `world`, the same for the same seed."""
-    return [sample.email for sample in labelled_sample(world, n, seed)]
+    return [sample.email for sample in labelled_sample(world, n, seed, distinct=distinct)]
 
 
-def labelled_sample(world: MailWorld, n: int, seed: int = 0) -> list[SampleAddress]:
-    """Like `sample_addresses`, with the kind of every address."""
+def labelled_sample(
+    world: MailWorld, n: int, seed: int = 0, *, distinct: bool = False
+) -> list[SampleAddress]:
+    """Like `sample_addresses`, with the kind and the truth of every address."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     rng = random.Random(seed)
     pools = _Pools(world)
     counts = {kind: int(share * n) for kind, share in SHARES.items()}
     duplicates = counts.pop("case_duplicate")
+    if distinct:
+        duplicates = 0  # their share goes to deliverable addresses
+    seen: set[str] = set()
     counts["deliverable"] = n - duplicates - sum(counts.values())
     drawers: dict[str, Callable[[random.Random], str | None]] = {
         "deliverable": pools.deliverable,
@@ -78,22 +128,36 @@ def labelled_sample(world: MailWorld, n: int, seed: int = 0) -> list[SampleAddre
         "invalid_syntax": _invalid_syntax,
     }
     samples: list[SampleAddress] = []
-    for kind, count in counts.items():
-        for _ in range(count):
+
+    def draw(kind: str) -> tuple[str | None, str]:
+        for _ in range(_DISTINCT_TRIES if distinct else 1):
             email = drawers[kind](rng)
             if email is None:
-                email, kind_drawn = pools.deliverable(rng), "deliverable"
-            else:
-                kind_drawn = kind
+                break
+            if not distinct or mailbox_key(email) not in seen:
+                return email, kind
+        for _ in range(_DISTINCT_TRIES * 10 if distinct else 1):
+            email = pools.deliverable(rng, digits=distinct)
+            if email is None or not distinct or mailbox_key(email) not in seen:
+                return email, "deliverable"
+        raise ValueError(f"cannot draw {n} distinct addresses from this world")
+
+    for kind, count in counts.items():
+        for _ in range(count):
+            email, kind_drawn = draw(kind)
             if email is None:
                 raise ValueError("the world has no domain with mailboxes to draw addresses from")
-            samples.append(SampleAddress(email, kind_drawn))
+            seen.add(mailbox_key(email))
+            samples.append(
+                SampleAddress(email, kind_drawn, expected_status(world, email, kind_drawn))
+            )
     rng.shuffle(samples)
     for _ in range(duplicates if samples else 0):
         original = rng.choice(samples)
         position = rng.randint(0, len(samples))
         samples.insert(
-            position, SampleAddress(_case_variant(rng, original.email), "case_duplicate")
+            position,
+            SampleAddress(_case_variant(rng, original.email), "case_duplicate", original.truth),
         )
     return samples
 
@@ -131,7 +195,13 @@ class _Pools:
     def __init__(self, world: MailWorld):
         domains = sorted(world.domains.values(), key=lambda spec: spec.name)
         live = [
-            spec for spec in domains if spec.has_mail_behaviour and not spec.down and not spec.block
+            spec
+            for spec in domains
+            if spec.has_mail_behaviour
+            and not spec.down
+            and not spec.block
+            and spec.sender_reject is None
+            and not spec.rejects_all
         ]
         live = [spec for spec in live if not spec.greylist_seconds]
         self.disposable_domains = [
@@ -154,16 +224,29 @@ class _Pools:
             if spec.nxdomain or spec.null_mx or spec.servfail or not spec.mail_targets
         ]
         self.unreachable = [
-            spec for spec in domains if spec.down or spec.block or spec.greylist_seconds
+            spec
+            for spec in domains
+            if spec.down
+            or spec.block
+            or spec.greylist_seconds
+            or spec.sender_reject is not None
+            or spec.rejects_all
         ]
 
     def _local_for(
-        self, rng: random.Random, spec: DomainSpec, wanted: Mailbox, roles_ok: bool = False
+        self,
+        rng: random.Random,
+        spec: DomainSpec,
+        wanted: Mailbox,
+        roles_ok: bool = False,
+        digits: bool = False,
     ) -> str | None:
         explicit = sorted(m for m in spec.mailboxes if roles_ok or m not in ROLE_MAILBOXES)
         for _ in range(_TRIES):
-            if wanted is Mailbox.MAILBOX and explicit and rng.random() < 0.5:
+            if wanted is Mailbox.MAILBOX and explicit and rng.random() < 0.5 and not digits:
                 local = rng.choice(explicit)
+            elif wanted is Mailbox.MAILBOX and digits:
+                local = _person(rng) + str(rng.randint(1, 9999))
             elif wanted is Mailbox.MAILBOX:
                 local = _person(rng) + (str(rng.randint(1, 99)) if rng.random() < 0.2 else "")
             else:
@@ -172,19 +255,21 @@ class _Pools:
                 return local
         return rng.choice(explicit) if wanted is Mailbox.MAILBOX and explicit else None
 
-    def deliverable(self, rng: random.Random) -> str | None:
+    def deliverable(self, rng: random.Random, digits: bool = False) -> str | None:
         pool = self.free if self.free and rng.random() < 0.4 else self.mailbox_domains
-        return self._pick(rng, pool, Mailbox.MAILBOX)
+        return self._pick(rng, pool, Mailbox.MAILBOX, digits)
 
     def unknown_mailbox(self, rng: random.Random) -> str | None:
         return self._pick(rng, self.mailbox_domains, Mailbox.UNKNOWN)
 
-    def _pick(self, rng: random.Random, pool: Sequence[DomainSpec], wanted: Mailbox) -> str | None:
+    def _pick(
+        self, rng: random.Random, pool: Sequence[DomainSpec], wanted: Mailbox, digits: bool = False
+    ) -> str | None:
         for _ in range(_TRIES):
             if not pool:
                 return None
             spec = rng.choice(pool)
-            local = self._local_for(rng, spec, wanted)
+            local = self._local_for(rng, spec, wanted, digits=digits)
             if local is not None:
                 return f"{local}@{_display(spec)}"
         return None

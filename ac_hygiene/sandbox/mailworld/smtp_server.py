@@ -51,7 +51,9 @@ class _Handler:
         assert isinstance(server, _SandboxSMTP)
         server.rcpt_count += 1
         self._stats.count_rcpt(self._listener.label)
-        reply = self._policy.reply(self._listener, session.peer[0], address, server.rcpt_count)
+        reply = self._policy.reply(
+            self._listener, session.peer[0], address, server.rcpt_count, envelope.mail_from or ""
+        )
         if reply.startswith("250"):
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.extend(options)
@@ -96,7 +98,9 @@ class _SandboxSMTP(SMTP):
         # Delay once per reply (its last line: "250 HELP", not each "250-..." of EHLO), so a
         # latency reads as a round trip per command, as it does against a distant server.
         if self._latency_s > 0:
-            marker = status[3:4]
+            # A multi-line reply given as one string ("550-...\r\n550 ...") is one round trip.
+            last = status.splitlines()[-1] if status else status
+            marker = last[3:4]
             if marker in ("", " ", b"", b" "):
                 await asyncio.sleep(self._latency_s)
         await super().push(status)

@@ -19,6 +19,17 @@ Extensions of this sandbox:
   get `452 4.5.3 Too many recipients`. A host shared by several domains uses the smallest cap.
 - `latency_s`: seconds each SMTP reply of the domain's hosts is held back (largest on a shared
   host).
+- `replies`: the domain's own reply texts, as its provider writes them: `{unknown: ..., accepted:
+  ..., full: ...}`, each a whole reply with its code (`550 5.1.10 RESOLVER.ADR.RecipientNotFound;
+  ...`; lines of a multi-line reply separated by newlines, each with its code and `-`/space);
+  `{address}` is replaced by the recipient. Defaults: Postfix's texts.
+- `sender_reject`: a reply given to every RCPT instead of a verdict on the recipient, about the
+  sender, as Postfix does with its sender restrictions and `smtpd_delay_reject = yes`
+  (`550 5.1.0 <{sender}>: Sender address rejected: Domain not found`; `{sender}` is the MAIL
+  FROM). The mailboxes still exist: a verifier must say unknown, not undeliverable.
+- `postmaster` (default true): whether postmaster@ is accepted (RFC 5321 section 4.5.1 requires
+  it). `rejects_all: true`: every RCPT, postmaster's included, gets the `unknown` reply (a server
+  that hides its mailboxes or is broken): nothing can be concluded about any address.
 
 Rules that make any file of this format work:
 
@@ -57,6 +68,8 @@ _MAIL_BEHAVIOUR = (
     "catch_all",
     "block",
     "greylist_seconds",
+    "sender_reject",
+    "rejects_all",
 )
 _DOMAIN_KEYS = frozenset(
     {
@@ -77,8 +90,18 @@ _DOMAIN_KEYS = frozenset(
         "txt",
         "max_recipients",
         "latency_s",
+        "replies",
+        "sender_reject",
+        "postmaster",
+        "rejects_all",
     }
 )
+_REPLY_KINDS = {"unknown": "5", "accepted": "2", "full": "45"}  # kind -> allowed first digits
+DEFAULT_REPLIES = {
+    "unknown": "550 5.1.1 <{address}>: Recipient address rejected: User unknown",
+    "accepted": "250 2.1.5 OK",
+    "full": "552 5.2.2 Mailbox full",
+}
 _DNS_ONLY_KEYS = frozenset({"dns_delay_s"})
 _TOP_KEYS = frozenset({"hosts", "domains"})
 _MAX_ERRORS_SHOWN = 20
@@ -119,6 +142,14 @@ class DomainSpec:
     txt: tuple[str, ...] = ()
     max_recipients: int | None = None
     latency_s: float = 0.0
+    replies: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_REPLIES))
+    sender_reject: str | None = None
+    postmaster: bool = True
+    rejects_all: bool = False
+
+    def reply(self, kind: str, address: str) -> str:
+        """The domain's reply of `kind` (unknown / accepted / full) for one recipient."""
+        return self.replies[kind].replace("{address}", address)
 
     @property
     def has_mail_behaviour(self) -> bool:
@@ -130,6 +161,8 @@ class DomainSpec:
             or self.catch_all
             or self.block
             or self.greylist_seconds
+            or self.sender_reject is not None
+            or self.rejects_all
         )
 
     @property
@@ -144,6 +177,8 @@ class DomainSpec:
     def classify(self, local_part: str) -> Mailbox:
         """Say what the domain's server thinks of `local_part` (any case, any normalization)."""
         local = normalize_local_part(local_part)
+        if local == "postmaster" and local not in self.full_mailboxes:
+            return Mailbox.MAILBOX if self.postmaster else Mailbox.UNKNOWN
         if local in self.full_mailboxes:
             return Mailbox.FULL
         if local in self.mailboxes or (
@@ -358,6 +393,57 @@ def _pattern(value: Any, where: str, problems: _Problems) -> re.Pattern[str] | N
         return None
 
 
+def _reply_text(value: Any, digits: str, where: str, problems: _Problems) -> str | None:
+    """A whole SMTP reply: one line per reply line, each `NNN-` / last `NNN `, one code."""
+    if not isinstance(value, str) or not value.strip():
+        problems.add(
+            where, f"expected an SMTP reply such as '550 5.1.1 User unknown', got {value!r}"
+        )
+        return None
+    lines = value.strip().split("\n")
+    code = lines[0][:3]
+    for index, line in enumerate(lines):
+        marker = " " if index == len(lines) - 1 else "-"
+        if len(line) < 4 or line[:3] != code or line[3] != marker or not code.isdigit():
+            problems.add(
+                where,
+                f"line {index + 1} of {value!r:.80} must start with {code!r} and {marker!r} "
+                "(a reply code, '-' before continuation lines, a space on the last)",
+            )
+            return None
+    if code[0] not in digits:
+        problems.add(where, f"reply code {code} must start with {' or '.join(digits)}")
+        return None
+    return "\r\n".join(lines)
+
+
+def _reply_line(
+    spec: Mapping[str, Any], key: str, digits: str, where: str, problems: _Problems
+) -> str | None:
+    if key not in spec:
+        return None
+    return _reply_text(spec[key], digits, f"{where}.{key}", problems)
+
+
+def _replies(value: Any, where: str, problems: _Problems) -> dict[str, str]:
+    replies = dict(DEFAULT_REPLIES)
+    if value is None:
+        return replies
+    if not isinstance(value, Mapping):
+        problems.add(
+            where, f"expected a mapping of unknown/accepted/full to replies, got {value!r}"
+        )
+        return replies
+    for kind, text in value.items():
+        if kind not in _REPLY_KINDS:
+            problems.add(where, _unknown_key_message(kind, _REPLY_KINDS))
+            continue
+        checked = _reply_text(text, _REPLY_KINDS[kind], f"{where}.{kind}", problems)
+        if checked is not None:
+            replies[kind] = checked
+    return replies
+
+
 def _domain(name: str, spec: Mapping[str, Any], where: str, problems: _Problems) -> DomainSpec:
     for key in spec:
         if key not in _DOMAIN_KEYS:
@@ -389,6 +475,10 @@ def _domain(name: str, spec: Mapping[str, Any], where: str, problems: _Problems)
         txt=tuple(_strings(spec, "txt", where, problems)),
         max_recipients=max_recipients,
         latency_s=_seconds(spec, "latency_s", where, problems),
+        replies=_replies(spec.get("replies"), f"{where}.replies", problems),
+        sender_reject=_reply_line(spec, "sender_reject", "45", where, problems),
+        postmaster=_flag(spec, "postmaster", where, problems) if "postmaster" in spec else True,
+        rejects_all=_flag(spec, "rejects_all", where, problems),
     )
     _check_consistency(domain, spec, where, problems)
     return domain

@@ -142,7 +142,8 @@ EXPECTED_OUTCOMES = {
     "disposable": {"250"},
     "role": {"250", "550"},
     "dead_domain": {"nxdomain", "null_mx", "servfail", "no_mail_server"},
-    "unreachable_server": {"450", "554", "refused"},
+    # down, blocked, greylisted, rejecting our sender (550/450/553) or rejecting everything
+    "unreachable_server": {"450", "550", "553", "554", "refused"},
 }
 
 
@@ -160,3 +161,28 @@ def test_sample_kinds_meet_the_servers_they_promise() -> None:
     }
     assert not wrong
     assert {kind for kind in (item.kind for item in sample)} == set(EXPECTED_OUTCOMES)
+
+
+def test_distinct_samples_and_their_truth() -> None:
+    """A distinct sample holds every mailbox once, and its truth follows the world's rules."""
+    from ac_hygiene.sandbox.mailworld.samples import expected_status, mailbox_key
+
+    world = generate_world(80, seed=11)
+    sample = labelled_sample(world, 2000, seed=3, distinct=True)
+    assert len(sample) == 2000
+    assert len({mailbox_key(item.email) for item in sample}) == 2000
+    assert not any(item.kind == "case_duplicate" for item in sample)
+    truths = Counter((item.kind, item.truth) for item in sample)
+    assert truths[("deliverable", "deliverable")] > 1000
+    assert truths[("unknown_mailbox", "undeliverable")] == int(SHARES["unknown_mailbox"] * 2000)
+    assert truths[("invalid_syntax", "undeliverable")] == int(SHARES["invalid_syntax"] * 2000)
+    assert truths[("disposable", "risky")] == int(SHARES["disposable"] * 2000)
+    assert {truth for kind, truth in truths if kind == "unreachable_server"} >= {"unknown"}
+    kinds = {name: spec for name, spec in world.domains.items()}
+    sender = next(name for name, spec in kinds.items() if spec.sender_reject is not None)
+    rejects = next(name for name, spec in kinds.items() if spec.rejects_all)
+    assert expected_status(world, f"alice.smith@{sender}") == "unknown"
+    assert expected_status(world, f"alice.smith@{rejects}") == "unknown"
+    assert expected_status(world, "x@not-in-the-world.example") == "undeliverable"
+    # Gmail ignores dots: a.b@ and ab@ are one mailbox, so a distinct sample holds one of them.
+    assert mailbox_key("A.B+news@GoogleMail.com") == mailbox_key("ab@gmail.com")
