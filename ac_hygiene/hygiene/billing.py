@@ -95,7 +95,6 @@ class SegmentBill:
     def lines(self) -> list[tuple[str, str]]:
         """The credits as a sum to read top to bottom."""
         e, c, s = self.estimate, self.charge, self.settlement
-        now, already = self.verified_now, c.already_charged
         rows = [
             ("addresses in the segment", f"{e.addresses:,}"),
             ("− duplicates (the same address twice)", f"{e.duplicates:,}"),
