@@ -417,6 +417,14 @@ class CreditLedger:
             frame = frame.filter(pl.col("added_at").dt.strftime("%Y-%m") == normalize_month(month))
         return frame
 
+    def connections(self) -> list[str]:
+        """Every connection the ledger has credits or charges for."""
+        query = sa.union(
+            sa.select(credit_accounts.c.connection),
+            sa.select(credit_charges.c.connection).distinct(),
+        )
+        return sorted(self._db.run(lambda conn: conn.execute(query).scalars().all(), readonly=True))
+
     def refunds_held(self, connection: str, month: str) -> int:
         """Unknown addresses of the month refunded and never charged since."""
         month = normalize_month(month)
