@@ -49,9 +49,15 @@ def _ledger_url(url: str | None) -> str:
 
 def _open(url: str | None) -> CreditLedger:
     from ac_hygiene.hygiene import CreditLedger, LedgerDatabaseError
+    from ac_hygiene.hygiene.db import parse_url
 
+    url = _ledger_url(url)
     try:
-        return CreditLedger(_ledger_url(url))
+        parse_url(url)
+    except LedgerDatabaseError as exc:  # not a ledger URL at all: the user's input
+        _fail(str(exc), EXIT_BAD_INPUT)
+    try:
+        return CreditLedger(url)
     except LedgerDatabaseError as exc:
         _fail(str(exc), EXIT_OTHER)
         raise  # unreachable
