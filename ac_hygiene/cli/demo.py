@@ -278,14 +278,17 @@ def print_summary(figures: dict[str, Any], data_dir: Path) -> None:
         table.add_row(f"  {status}", f"{figures.get(f'status_{status}', 0):,}")
     for action in ("keep", "unsubscribe", "delete"):
         table.add_row(f"planned {action}", f"{figures.get(f'action_{action}', 0):,}")
-    # addresses - duplicates - already charged - unknown = charged, on screen
-    table.add_row("addresses in the segments", f"{figures.get('addresses_in_segment', 0):,}")
-    table.add_row("  − duplicates (charged once)", f"{figures.get('duplicates', 0):,}")
+    # addresses − duplicates − already charged − unknown = charged, on screen
     table.add_row(
-        "  − already charged this month", f"{figures.get('credits_already_charged', 0):,}"
+        "addresses (duplicates charged once)",
+        f"{figures.get('addresses_in_segment', 0):,} ({figures.get('duplicates', 0):,} duplicates)",
     )
-    table.add_row("  − unknown (not charged)", f"{figures.get('unknown_not_charged', 0):,}")
-    table.add_row("credits charged by this run", f"{figures.get('credits_charged', 0):,}")
+    table.add_row(
+        "credits charged by this run",
+        f"{figures.get('credits_charged', 0):,} "
+        f"({figures.get('credits_already_charged', 0):,} already charged this month, "
+        f"{figures.get('unknown_not_charged', 0):,} unknown not charged)",
+    )
     if figures.get("credits_used_this_month") is not None:
         table.add_row(
             f"credits used in {figures.get('report_month')}",
