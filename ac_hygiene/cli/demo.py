@@ -280,8 +280,9 @@ def print_summary(figures: dict[str, Any], data_dir: Path) -> None:
         table.add_row(f"planned {action}", f"{figures.get(f'action_{action}', 0):,}")
     # addresses − duplicates − already charged − unknown = charged, on screen
     table.add_row(
-        "addresses (duplicates charged once)",
-        f"{figures.get('addresses_in_segment', 0):,} ({figures.get('duplicates', 0):,} duplicates)",
+        "addresses in the segments",
+        f"{figures.get('addresses_in_segment', 0):,} "
+        f"({figures.get('duplicates', 0):,} duplicates, charged once)",
     )
     table.add_row(
         "credits charged by this run",

@@ -66,6 +66,14 @@ def test_a_short_balance_stops_verification_before_any_traffic(
         done = _segment_run(defs, instance)
         assert done.success
         meta = _metadata(done)
+        report = execute(
+            defs,
+            instance,
+            dg.RunRequest(job_name="shop__report_job", partition_key=current_month()),
+        )
+        assert report.success
+        (event,) = report.asset_materializations_for_node("shop__hygiene_report")
+        shown = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
     # the numbers a user reads add up
     assert meta["addresses_in_segment"] - meta["duplicates"] == meta["distinct_addresses"]
     assert meta["distinct_addresses"] == distinct
@@ -83,6 +91,11 @@ def test_a_short_balance_stops_verification_before_any_traffic(
         assert ledger.credits_used("shop", current_month()) == meta["credits_charged"]
         state = ledger.account("shop", current_month())
     assert (state.balance, state.held) == (meta["balance_after"], 0)
+    # the report: credits per segment and for the month, and the balance
+    assert shown["credits_used"] == meta["credits_charged"]
+    assert shown["balance"] == meta["balance_after"]
+    assert f"| all | 1 | {meta['credits_charged']} |" in shown["credits_by_segment"]
+    assert f"balance {meta['balance_after']:,}" in shown["credits"]
 
 
 def test_the_hold_of_a_run_that_ended_without_releasing_is_returned(
