@@ -92,6 +92,7 @@ class LedgerResource(dg.ConfigurableResource):
     cache_freshness_days: int = 30
     reservation_ttl_minutes: int = Field(
         default=30,
+        ge=1,
         description=(
             "How long credits held by a run that stops making progress (killed) stay held "
             "before they return to the balance."
