@@ -90,6 +90,7 @@ class SegmentBill:
             "credits_charged": self.charge.charged,
             "credits_released": self.settlement.released,
             "balance_after": "unmetered" if balance is None else balance,
+            "totals_add_up": self.adds_up(),
         }
 
     def lines(self) -> list[tuple[str, str]]:

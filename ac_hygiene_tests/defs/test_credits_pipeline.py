@@ -86,6 +86,7 @@ def test_a_short_balance_stops_verification_before_any_traffic(
     assert meta["credits_released"] == distinct - meta["credits_charged"]
     assert meta["balance_after"] == 10 + distinct - meta["credits_charged"]
     assert "= **charged**" in meta["credits"]
+    assert meta["totals_add_up"] is True
     assert meta["credits_charged"] > 0 and meta["unknown_not_charged"] > 0
     with CreditLedger(ledger_url) as ledger:
         assert ledger.credits_used("shop", current_month()) == meta["credits_charged"]
