@@ -152,8 +152,10 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=[connection, "verifications"],
         description=(
-            "One verification per distinct address of the segment (syntax, DNS, lists, SMTP); "
-            "charged to the credits ledger, reused from the result cache when fresh."
+            "One verification per distinct address of the segment (syntax, DNS, lists, SMTP), "
+            "reused from the result cache when fresh. Its cost is held on the connection's "
+            "balance before anything is verified (the run stops if the balance or the monthly "
+            "budget cannot cover it); 1 credit per distinct address a month, unknown refunded."
         ),
         ins={"contacts": dg.AssetIn(key=[connection, "segment_contacts"])},
         kinds={"polars"},
