@@ -248,6 +248,9 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
             if key.startswith(("status_", "action_", "credits_")) or key in (
                 "from_cache",
                 "addresses",
+                "addresses_in_segment",
+                "duplicates",
+                "unknown_not_charged",
             ):
                 figures[key] = figures.get(key, 0) + int(value)
     if "report" in results:
@@ -275,11 +278,17 @@ def print_summary(figures: dict[str, Any], data_dir: Path) -> None:
         table.add_row(f"  {status}", f"{figures.get(f'status_{status}', 0):,}")
     for action in ("keep", "unsubscribe", "delete"):
         table.add_row(f"planned {action}", f"{figures.get(f'action_{action}', 0):,}")
+    # addresses − duplicates − already charged − unknown = charged, on screen
+    table.add_row(
+        "addresses in the segments",
+        f"{figures.get('addresses_in_segment', 0):,} "
+        f"({figures.get('duplicates', 0):,} duplicates, charged once)",
+    )
     table.add_row(
         "credits charged by this run",
         f"{figures.get('credits_charged', 0):,} "
         f"({figures.get('credits_already_charged', 0):,} already charged this month, "
-        f"{figures.get('credits_refunded_unknown', 0):,} unknown refunded)",
+        f"{figures.get('unknown_not_charged', 0):,} unknown not charged)",
     )
     if figures.get("credits_used_this_month") is not None:
         table.add_row(

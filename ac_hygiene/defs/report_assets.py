@@ -13,6 +13,7 @@ from ac_hygiene.defs.metadata import counts_table, markdown_table, value_counts
 from ac_hygiene.defs.partitions import MONTHS, SEGMENT
 from ac_hygiene.defs.resources import LedgerResource
 from ac_hygiene.defs.tags import CONNECTION_TAG
+from ac_hygiene.hygiene.balance import AccountState
 from ac_hygiene.hygiene.ledger import CreditLedger
 from ac_hygiene.schemas import PLAN_ACTIONS, VERIFICATION_STATUSES
 
@@ -73,6 +74,27 @@ def report_frame(
     return pl.DataFrame(rows, schema=REPORT_SCHEMA)
 
 
+def with_credits(frame: pl.DataFrame, by_segment: pl.DataFrame) -> pl.DataFrame:
+    """The report with each segment's credits charged this month (every run of the segment);
+    a segment's charges exclude addresses another segment charged first."""
+    charged = by_segment.select("segment", pl.col("charged").alias("credits_charged"))
+    return frame.join(charged, on="segment", how="left", maintain_order="left").with_columns(
+        pl.col("credits_charged").fill_null(0)
+    )
+
+
+def credits_line(account: AccountState) -> str:
+    """Balance and budget in one sentence."""
+    parts = [
+        f"balance {account.balance:,}" if account.metered else "unmetered (no balance configured)"
+    ]
+    if account.held:
+        parts.append(f"{account.held:,} held by running segments")
+    if account.monthly_budget is not None:
+        parts.append(f"budget {account.monthly_budget:,} this month, {account.budget_left:,} left")
+    return "; ".join(parts)
+
+
 def distinct_actions(plans: dict[str, pl.DataFrame]) -> dict[str, int]:
     """Planned actions over distinct contacts (a contact in two segments counts once)."""
     if not plans:
@@ -93,8 +115,9 @@ def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         group_name=connection,
         partitions_def=MONTHS,
         description=(
-            "The month at a glance: per segment contacts, verification statuses and planned "
-            "actions; distinct-contact totals and the credits charged this month."
+            "The month at a glance: per segment contacts, verification statuses, planned "
+            "actions and credits charged; distinct-contact totals, the credits charged this "
+            "month and the balance."
         ),
         ins={
             "plans": dg.AssetIn(
@@ -125,11 +148,15 @@ def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         )
         with CreditLedger(ledger.database_url()) as credits:
             used = credits.credits_used(connection, month)
+            by_segment = credits.segments(connection, month)
+            account = credits.account(connection, month)
+            refunded = credits.refunds_held(connection, month)
+        frame = with_credits(frame, by_segment)
         if frame.height == 0:
             context.log.warning(f"{connection} {month}: no segment has a clean plan this month yet")
         context.log.info(
             f"{connection} {month}: {frame.height} segment(s), {distinct:,} distinct contacts, "
-            f"{used:,} credits used; planned "
+            f"{used:,} credits used ({credits_line(account)}); planned "
             + ", ".join(f"{count:,} {action}" for action, count in totals.items())
         )
         return dg.Output(
@@ -138,6 +165,15 @@ def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
                 "segments": frame.height,
                 "distinct_contacts": distinct,
                 "credits_used": used,
+                "credits_refunded_unknown": refunded,
+                "credits_by_segment": dg.MetadataValue.md(
+                    markdown_table(by_segment.drop("held"), limit=200)
+                ),
+                "balance": account.balance if account.metered else "unmetered",
+                "monthly_budget": (
+                    "none" if account.monthly_budget is None else account.monthly_budget
+                ),
+                "credits": dg.MetadataValue.md(credits_line(account)),
                 **{f"action_{name}": count for name, count in totals.items()},
                 "by_action": counts_table(totals, ("action", "distinct contacts")),
                 "auto_apply": settings.auto_apply,

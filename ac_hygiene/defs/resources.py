@@ -90,6 +90,14 @@ class LedgerResource(dg.ConfigurableResource):
 
     url: str = Field(default="", repr=False)
     cache_freshness_days: int = 30
+    reservation_ttl_minutes: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "How long credits held by a run that stops making progress (killed) stay held "
+            "before they return to the balance."
+        ),
+    )
 
     def database_url(self) -> str:
         return self.url or paths.ledger_url()

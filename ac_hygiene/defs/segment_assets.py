@@ -27,9 +27,12 @@ from ac_hygiene.defs.resources import (
 from ac_hygiene.defs.settings import checkpoint_dir
 from ac_hygiene.defs.tags import CONNECTION_TAG
 from ac_hygiene.hygiene.assessment import assess_plan
+from ac_hygiene.hygiene.balance import InsufficientCredits
+from ac_hygiene.hygiene.billing import KeepAlive, bill_segment
 from ac_hygiene.hygiene.cache import SqlResultCache
-from ac_hygiene.hygiene.ledger import CreditLedger
+from ac_hygiene.hygiene.ledger import CreditLedger, Estimate
 from ac_hygiene.hygiene.plan import build_clean_plan, plan_summary
+from ac_hygiene.hygiene.reservations import Reservation
 from ac_hygiene.schemas import PLAN_ACTIONS, PLAN_CATEGORIES, VERIFICATION_STATUSES
 from ac_hygiene.verification import verify_emails
 
@@ -58,6 +61,33 @@ def segment_emails(contacts: pl.DataFrame) -> list[str]:
     emails = contacts.get_column("email")
     usable = emails.filter(emails.str.strip_chars().str.len_chars().fill_null(0) > 0)
     return usable.unique(maintain_order=True).to_list()
+
+
+PREVIEW_ORDER = ("undeliverable", "risky", "unknown", "deliverable")
+
+
+def interesting_first(results: pl.DataFrame) -> pl.DataFrame:
+    """Results in the order a reviewer wants them: undeliverable, risky, unknown, deliverable."""
+    rank = {status: i for i, status in enumerate(PREVIEW_ORDER)}
+    order = pl.col("status").replace_strict(rank, default=len(rank), return_dtype=pl.Int64)
+    return results.sort(order, maintain_order=True)
+
+
+def release_ended_runs(
+    context: dg.AssetExecutionContext, credits: CreditLedger, connection: str
+) -> None:
+    """Return the holds of runs of this instance that ended without releasing them (a killed
+    run marked failed); holds of runs the instance does not know expire on their own."""
+    ended = []
+    for run_id in credits.open_run_ids(connection):
+        if run_id == context.run.run_id:
+            continue
+        run = context.instance.get_run_by_id(run_id)
+        if run is not None and run.is_finished:
+            ended.append(run_id)
+    if ended:
+        released = credits.release_runs(connection, ended)
+        context.log.info(f"{connection}: released the credits held by {released} ended run(s)")
 
 
 def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
@@ -122,8 +152,10 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=[connection, "verifications"],
         description=(
-            "One verification per distinct address of the segment (syntax, DNS, lists, SMTP); "
-            "charged to the credits ledger, reused from the result cache when fresh."
+            "One verification per distinct address of the segment (syntax, DNS, lists, SMTP), "
+            "reused from the result cache when fresh. Its cost is held on the connection's "
+            "balance before anything is verified (the run stops if the balance or the monthly "
+            "budget cannot cover it); 1 credit per distinct address a month, unknown refunded."
         ),
         ins={"contacts": dg.AssetIn(key=[connection, "segment_contacts"])},
         kinds={"polars"},
@@ -138,32 +170,72 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         month, segment = split_key(context)
         emails = segment_emails(contacts)
         url = ledger.database_url()
+        label = f"{connection} {segment}"
         started = time.monotonic()
-        cache = SqlResultCache(url, freshness=cache_freshness(month, ledger.cache_freshness_days))
-        try:
-            results = verify_emails(
-                emails,
-                verifier.settings(),
-                progress=CountLogger(context.log.info, f"{connection} {segment}"),
-                cache=cache,
-            )
-        finally:
-            cache.close()
-        elapsed = time.monotonic() - started
         with CreditLedger(url) as credits:
-            charge = credits.charge(connection, month, results, run_id=context.run.run_id)
+            release_ended_runs(context, credits, connection)
+
+            def reserved(estimate: Estimate, reservation: Reservation) -> None:
+                before = reservation.state_before
+                funds = (
+                    f"balance {before.balance:,} before this hold"
+                    if before.metered
+                    else "unmetered (no balance configured)"
+                )
+                context.log.info(
+                    f"{label}: {estimate.distinct:,} distinct addresses, "
+                    f"{estimate.already_charged:,} already charged this month: "
+                    f"{estimate.needed:,} credits held; {funds}"
+                )
+
+            def verify(keep_alive: KeepAlive) -> pl.DataFrame:
+                logger = CountLogger(context.log.info, label)
+
+                def progress(done: int, total: int) -> None:
+                    logger(done, total)
+                    keep_alive()
+
+                cache = SqlResultCache(
+                    url, freshness=cache_freshness(month, ledger.cache_freshness_days)
+                )
+                try:
+                    return verify_emails(
+                        emails, verifier.settings(), progress=progress, cache=cache
+                    )
+                finally:
+                    cache.close()
+
+            try:
+                results, bill = bill_segment(
+                    credits,
+                    connection=connection,
+                    month=month,
+                    segment=segment,
+                    run_id=context.run.run_id,
+                    addresses=contacts.get_column("email").to_list(),
+                    verify=verify,
+                    ttl=timedelta(minutes=ledger.reservation_ttl_minutes),
+                    on_reserved=reserved,
+                )
+            except InsufficientCredits as exc:
+                # Before any DNS or SMTP traffic: nothing was verified, nothing is charged.
+                raise dg.Failure(description=str(exc), allow_retries=False) from None
+        elapsed = time.monotonic() - started
         statuses = value_counts(results, "status", VERIFICATION_STATUSES)
-        from_cache = int(results.get_column("from_cache").sum())
+        credits_meta = bill.metadata()
         context.log.info(
-            f"{connection} {segment}: {results.height:,} addresses verified in {elapsed:.1f} s "
-            f"({from_cache:,} from cache); {charge.charged:,} credits charged, "
-            f"{charge.already_charged:,} already charged this month, "
-            f"{charge.refunded_unknown:,} unknown refunded"
+            f"{label}: {results.height:,} addresses verified in {elapsed:.1f} s "
+            f"({bill.from_cache:,} from cache); {bill.charge.charged:,} credits charged, "
+            f"{bill.charge.already_charged:,} already charged this month, "
+            f"{bill.unknown:,} unknown not charged; balance after: "
+            f"{credits_meta['balance_after']}"
         )
         return dg.Output(
             results,
             metadata={
                 "addresses": results.height,
+                "credits": dg.MetadataValue.md(bill.markdown()),
+                **credits_meta,
                 "by_status": counts_table(statuses, ("status", "addresses")),
                 **{f"status_{name}": count for name, count in statuses.items()},
                 "by_reason": counts_table(
@@ -172,13 +244,9 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
                     ),
                     ("reason", "addresses"),
                 ),
-                "from_cache": from_cache,
-                "credits_charged": charge.charged,
-                "credits_already_charged": charge.already_charged,
-                "credits_refunded_unknown": charge.refunded_unknown,
                 "verify_seconds": round(elapsed, 2),
                 "addresses_per_second": round(results.height / max(elapsed, 1e-9), 1),
-                "preview": preview(results),
+                "preview": preview(interesting_first(results)),
             },
         )
 

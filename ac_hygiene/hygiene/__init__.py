@@ -10,11 +10,13 @@ from ac_hygiene.hygiene.assessment import (
     SuspectPlanError,
     assess_plan,
 )
+from ac_hygiene.hygiene.balance import AccountState, InsufficientCredits
 from ac_hygiene.hygiene.cache import SqlResultCache
 from ac_hygiene.hygiene.db import LedgerDatabaseError, default_ledger_url, mask_url
 from ac_hygiene.hygiene.ledger import (
     ChargeSummary,
     CreditLedger,
+    Estimate,
     billing_key_expr,
     normalize_month,
 )
@@ -28,6 +30,7 @@ from ac_hygiene.hygiene.policy import (
     categorize,
     category_expr,
 )
+from ac_hygiene.hygiene.reservations import Reservation, Settlement
 
 __all__ = [
     "ACTIONS",
@@ -35,14 +38,19 @@ __all__ = [
     "DELETABLE_CATEGORIES",
     "NOT_VERIFIED",
     "NO_EMAIL",
+    "AccountState",
     "AssessmentThresholds",
     "ChargeSummary",
     "CleanPolicy",
     "CreditLedger",
+    "Estimate",
     "Finding",
+    "InsufficientCredits",
     "LedgerDatabaseError",
     "PlanAssessment",
     "PolicyError",
+    "Reservation",
+    "Settlement",
     "SqlResultCache",
     "SuspectPlanError",
     "assess_plan",

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from ac_hygiene.hygiene import credit_tables as _credit_tables  # noqa: F401 (registers tables)
 from ac_hygiene.hygiene.tables import SCHEMA_VERSION, metadata, schema_version
 
 DEFAULT_LEDGER_PATH = Path("data") / "ledger.sqlite"

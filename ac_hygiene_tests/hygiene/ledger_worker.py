@@ -46,3 +46,48 @@ def process_main(barrier: Any, results: Any, url: str, batch: Batch, run_id: str
         results.put((run_id, charge_batch(url, "acct", "2026-05", batch, run_id)))
     except Exception as exc:  # reported to the parent, which fails the test with it
         results.put((run_id, f"{type(exc).__name__}: {exc}"))
+
+
+def bill_main(barrier: Any, results: Any, url: str, batch: Batch, run_id: str) -> None:
+    """A segment run as the asset does it: estimate, reserve, "verify", charge, release.
+    Reports (run_id, charged) or (run_id, "InsufficientCredits")."""
+    from ac_hygiene.hygiene import CreditLedger, InsufficientCredits
+    from ac_hygiene.hygiene.billing import bill_segment
+
+    frame = pl.DataFrame(batch, schema=["email", "status"], orient="row")
+    try:
+        with CreditLedger(url) as ledger:
+            barrier.wait(timeout=60)
+            _, bill = bill_segment(
+                ledger,
+                connection="acct",
+                month="2026-05",
+                segment=run_id,
+                run_id=run_id,
+                addresses=frame["email"].to_list(),
+                verify=lambda _keep_alive: frame,
+            )
+            results.put((run_id, bill.charge.charged))
+    except InsufficientCredits:
+        results.put((run_id, "InsufficientCredits"))
+    except Exception as exc:
+        results.put((run_id, f"{type(exc).__name__}: {exc}"))
+
+
+def reserve_charge_then_hang(url: str, ready: Any, ttl_s: float) -> None:
+    """Reserve 1,000 credits, charge 100 of them, then hang until killed (SIGKILL)."""
+    import time
+    from datetime import timedelta
+
+    from ac_hygiene.hygiene import CreditLedger
+
+    ledger = CreditLedger(url)
+    hold = ledger.reserve(
+        "acct", "2026-05", 1_000, run_id="doomed", segment="tag-1", ttl=timedelta(seconds=ttl_s)
+    )
+    emails = [(f"doomed{i}@d.com", "deliverable") for i in range(100)]
+    frame = pl.DataFrame(emails, schema=["email", "status"], orient="row")
+    ledger.charge("acct", "2026-05", frame, run_id="doomed", reservation=hold)
+    ready.set()
+    while True:
+        time.sleep(1)

@@ -9,13 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ac_hygiene.hygiene import CreditLedger, SqlResultCache
+from ac_hygiene.hygiene import CreditLedger, InsufficientCredits, SqlResultCache
 from ac_hygiene.hygiene import ledger as ledger_module
 from ac_hygiene_tests.hygiene.ledger_worker import (
+    bill_main,
     charge_batch,
     distinct_definite,
     overlapping_batches,
     process_main,
+    reserve_charge_then_hang,
 )
 
 
@@ -122,3 +124,84 @@ def test_cache_writers_racing_on_the_same_keys(db_url, workers):
         found = cache.get_many(keys)
     assert len(found) == len(keys)
     assert {row["mx_host"] for row in found.values()} == {f"mx{workers - 1}"}
+
+
+def test_eight_runs_racing_for_a_balance_smaller_than_their_need_never_overdraw(db_url):
+    """8 processes bill overlapping segments at the same moment against a balance that covers
+    about half of the month: every charge is paid for, none twice, and the balance never goes
+    below zero; the runs that did not fit are stopped before verifying."""
+    batches = overlapping_batches(workers=8, size=1_000, overlap=400)
+    need = distinct_definite(batches)
+    added = need // 2
+    with CreditLedger(db_url) as ledger:
+        ledger.top_up("acct", added)
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(batches))
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=bill_main, args=(barrier, results, db_url, batch, f"seg-{i}"), daemon=True
+        )
+        for i, batch in enumerate(batches)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = dict(results.get(timeout=120) for _ in processes)
+    for process in processes:
+        process.join(timeout=30)
+
+    errors = {
+        r: o for r, o in outcomes.items() if isinstance(o, str) and o != "InsufficientCredits"
+    }
+    assert not errors
+    charged = sum(o for o in outcomes.values() if isinstance(o, int))
+    stopped = sum(1 for o in outcomes.values() if o == "InsufficientCredits")
+    assert charged > 0 and stopped > 0  # the race was real: some fit, some did not
+    with CreditLedger(db_url) as ledger:
+        state = ledger.account("acct", "2026-05")
+        used = ledger.credits_used("acct", "2026-05")
+        statement = ledger.statement("acct", "2026-05")
+    assert used == charged  # every charge counted by exactly one run
+    assert statement["billing_key"].is_unique().all()
+    assert state.held == 0 and state.available >= 0
+    assert state.balance + used == added  # nothing lost, nothing overdrawn
+
+
+@pytest.mark.postgres
+def test_a_run_killed_between_reserving_and_settling_does_not_hold_credits_forever(pg_url):
+    _killed_run_is_reclaimed(pg_url)
+
+
+def test_a_killed_run_on_sqlite_is_reclaimed_too(sqlite_url):
+    _killed_run_is_reclaimed(sqlite_url)
+
+
+def _killed_run_is_reclaimed(url: str) -> None:
+    import os
+    import signal
+    import time
+
+    with CreditLedger(url) as ledger:
+        ledger.top_up("acct", 1_500)
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    child = context.Process(target=reserve_charge_then_hang, args=(url, ready, 3.0), daemon=True)
+    child.start()
+    try:
+        assert ready.wait(timeout=60), "the child never reserved"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(timeout=30)
+    with CreditLedger(url) as ledger:
+        state = ledger.account("acct", "2026-05")
+        assert (state.balance, state.held, state.available) == (1_400, 900, 500)
+        # while the hold lasts, a run needing more than what is available is stopped
+        with pytest.raises(InsufficientCredits):
+            ledger.reserve("acct", "2026-05", 600, run_id="next", segment="tag-2")
+        time.sleep(3.5)
+        # expired: the next run reclaims the dead run's unused hold; its charges stay paid
+        hold = ledger.reserve("acct", "2026-05", 1_400, run_id="next", segment="tag-2")
+        ledger.release(hold)
+        state = ledger.account("acct", "2026-05")
+        assert (state.balance, state.held, state.available) == (1_400, 0, 1_400)
+        assert ledger.credits_used("acct", "2026-05") == 100
