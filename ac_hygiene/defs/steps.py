@@ -1,0 +1,192 @@
+"""The bodies of the verify and plan steps, shared by the monthly segments and the new-contacts
+windows, so that both run one pipeline: the same engine, cache, ledger, policy, plan and guard.
+
+Plain functions of Dagster-free inputs plus a log callable; the assets wrap them and attach the
+metadata built here, so the UI shows a window's verifications and plan exactly as a segment's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from ac_hygiene.config import ConnectionSettings
+from ac_hygiene.defs.metadata import counts_table, preview, value_counts
+from ac_hygiene.defs.partitions import month_start
+from ac_hygiene.defs.progress import CountLogger
+from ac_hygiene.hygiene.address_book import AddressBook
+from ac_hygiene.hygiene.assessment import PlanAssessment, assess_plan
+from ac_hygiene.hygiene.cache import SqlResultCache
+from ac_hygiene.hygiene.ledger import ChargeSummary, CreditLedger
+from ac_hygiene.hygiene.plan import build_clean_plan, plan_summary
+from ac_hygiene.schemas import PLAN_ACTIONS, PLAN_CATEGORIES, VERIFICATION_STATUSES
+from ac_hygiene.verification import VerificationSettings, verify_emails
+
+Log = Callable[[str], None]
+
+
+def cache_freshness(month: str, days: int, now: datetime | None = None) -> timedelta:
+    """How old a cached result may be for a run of `month`: `days`, but never from before the
+    month began.
+
+    Monthly hygiene means each month's addresses are checked again (and that is what the month's
+    credit pays for); within the month, a result is reused by other segments, re-runs and
+    backfills. Without the bound, a 30-day window would reuse most of last month's results in a
+    run early in the month (months are 28 to 31 days apart).
+    """
+    elapsed = (now or datetime.now(UTC)) - month_start(month)
+    return max(timedelta(0), min(timedelta(days=days), elapsed))
+
+
+def segment_emails(contacts: pl.DataFrame) -> list[str]:
+    """The addresses to verify: each distinct non-blank email once, in contact order.
+
+    Two contacts sharing an address need one verification (and one credit); a contact without an
+    address has nothing to verify (the plan keeps it with reason `no_email`).
+    """
+    emails = contacts.get_column("email")
+    usable = emails.filter(emails.str.strip_chars().str.len_chars().fill_null(0) > 0)
+    return usable.unique(maintain_order=True).to_list()
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What the verify step produced: results (schema `Verifications`) and what was charged."""
+
+    results: pl.DataFrame
+    charge: ChargeSummary
+    seconds: float
+
+    @property
+    def from_cache(self) -> int:
+        return int(self.results.get_column("from_cache").sum())
+
+
+def verify_and_charge(
+    emails: list[str],
+    *,
+    connection: str,
+    month: str,
+    run_id: str,
+    settings: VerificationSettings,
+    ledger_url: str,
+    cache_freshness_days: int,
+    log: Log,
+    label: str,
+) -> Verified:
+    """Verify `emails` (fresh cached results of the month reused) and charge them to the month's
+    ledger: one credit per address per connection per month, unknown refunded."""
+    started = time.monotonic()
+    cache = SqlResultCache(ledger_url, freshness=cache_freshness(month, cache_freshness_days))
+    try:
+        results = verify_emails(
+            emails, settings, progress=CountLogger(log, f"{connection} {label}"), cache=cache
+        )
+    finally:
+        cache.close()
+    elapsed = time.monotonic() - started
+    with CreditLedger(ledger_url) as credits:
+        charge = credits.charge(connection, month, results, run_id=run_id)
+    verified = Verified(results=results, charge=charge, seconds=elapsed)
+    log(
+        f"{connection} {label}: {results.height:,} addresses verified in {elapsed:.1f} s "
+        f"({verified.from_cache:,} from cache); {charge.charged:,} credits charged, "
+        f"{charge.already_charged:,} already charged this month, "
+        f"{charge.refunded_unknown:,} unknown refunded"
+    )
+    return verified
+
+
+def remember_addresses(
+    ledger_url: str, connection: str, contacts: pl.DataFrame, results: pl.DataFrame
+) -> int:
+    """Record in the address book the address each contact was verified with, so that a later
+    change of anything but the address is not verified again (`hygiene.address_book`).
+
+    Contacts whose address came back unknown are left out: with no verdict, their next change
+    is worth another try.
+    """
+    unknown = results.filter(pl.col("status") == "unknown").get_column("email")
+    seen = contacts.filter(~pl.col("email").is_in(unknown.implode()).fill_null(False))
+    with AddressBook(ledger_url) as book:
+        return book.remember(connection, seen)
+
+
+def verification_metadata(verified: Verified) -> dict[str, Any]:
+    """The metadata of a verifications materialization (counts per status and reason, credits)."""
+    results, charge = verified.results, verified.charge
+    statuses = value_counts(results, "status", VERIFICATION_STATUSES)
+    reasons = dict(sorted(value_counts(results, "reason", ()).items(), key=lambda kv: -kv[1]))
+    return {
+        "addresses": results.height,
+        "by_status": counts_table(statuses, ("status", "addresses")),
+        **{f"status_{name}": count for name, count in statuses.items()},
+        "by_reason": counts_table(reasons, ("reason", "addresses")),
+        "from_cache": verified.from_cache,
+        "credits_charged": charge.charged,
+        "credits_already_charged": charge.already_charged,
+        "credits_refunded_unknown": charge.refunded_unknown,
+        "verify_seconds": round(verified.seconds, 2),
+        "addresses_per_second": round(results.height / max(verified.seconds, 1e-9), 1),
+        "preview": preview(results),
+    }
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: pl.DataFrame
+    summary: dict[str, Any]
+    assessment: PlanAssessment
+
+
+def plan_contacts(
+    contacts: pl.DataFrame,
+    verifications: pl.DataFrame,
+    settings: ConnectionSettings,
+    *,
+    list_ids: list[int] | None,
+    log: Log,
+    warn: Log,
+    label: str,
+) -> Planned:
+    """The clean plan per the connection's policy, judged by the apply step's guard now, so that
+    whoever reviews the plan sees a suspect one flagged first."""
+    connection = settings.name
+    plan = build_clean_plan(contacts, verifications, settings.policy, segment_list_ids=list_ids)
+    summary = plan_summary(plan)
+    assessment = assess_plan(plan, verifications)
+    if not assessment.ok:
+        warn(
+            f"{connection} {label}: this plan looks like a verifier failure, not a dirty "
+            "list: " + "; ".join(f.message for f in assessment.findings)
+        )
+    log(
+        f"{connection} {label}: plan for {plan.height:,} contacts: "
+        + ", ".join(f"{count:,} {action}" for action, count in summary["by_action"].items())
+    )
+    return Planned(plan=plan, summary=summary, assessment=assessment)
+
+
+def plan_metadata(planned: Planned, settings: ConnectionSettings) -> dict[str, Any]:
+    """The metadata of a clean plan materialization (actions, categories, the guard's verdict)."""
+    summary, plan, assessment = planned.summary, planned.plan, planned.assessment
+    changes = plan.filter(pl.col("action") != "keep")
+    return {
+        "contacts": plan.height,
+        "by_category": counts_table(summary["by_category"], ("category", "contacts")),
+        "by_action": counts_table(summary["by_action"], ("action", "contacts")),
+        **{f"action_{name}": summary["by_action"].get(name, 0) for name in PLAN_ACTIONS},
+        **{f"category_{name}": summary["by_category"].get(name, 0) for name in PLAN_CATEGORIES},
+        "list_unsubscriptions": summary["list_unsubscriptions"],
+        "policy": dg.MetadataValue.json(settings.policy.as_dict()),
+        "auto_apply": settings.auto_apply,
+        "plan_looks_sane": assessment.ok,
+        "assessment": dg.MetadataValue.json(assessment.as_metadata()),
+        "changes_preview": preview(changes),
+    }
