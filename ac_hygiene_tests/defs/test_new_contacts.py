@@ -213,3 +213,18 @@ def test_a_failed_window_is_covered_by_the_next(
         waiting = tick(defs, instance, third.cursor, t3 + timedelta(minutes=30))
         assert isinstance(waiting, dg.SkipReason)
         assert json.loads(third.cursor)["watermark"] == t2.isoformat()
+
+
+def test_the_sensor_is_off_by_default_and_ticks_at_the_configured_pace() -> None:
+    from ac_hygiene.config import NewContactsSettings
+
+    defs = definitions(shop(new_contacts=NewContactsSettings(interval_hours=2, overlap_minutes=5)))
+    sensor = defs.resolve_sensor_def("shop__new_contacts")
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert sensor.minimum_interval_seconds == 2 * 3600
+    job = defs.resolve_job_def(JOB)
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
+        "shop/new_contacts",
+        "shop/new_verifications",
+        "shop/new_clean_plan",
+    }
