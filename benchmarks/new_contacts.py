@@ -164,7 +164,7 @@ def main() -> None:
             log=lambda line: None,
             label="all",
         )
-        remember_addresses(ledger_url, CONNECTION, snapshot, verified_month.results)
+        remember_addresses(ledger_url, CONNECTION, snapshot)
         seed_s = time.monotonic() - started
         credits_before = CreditLedger(ledger_url).credits_used(CONNECTION, month)
         keys_before = set(CreditLedger(ledger_url).statement(CONNECTION, month)["billing_key"])

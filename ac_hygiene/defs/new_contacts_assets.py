@@ -214,7 +214,7 @@ def new_contacts_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinitio
             label=f"window {window_key(window)}",
         )
         # Every contact of the window is now known with its address (same-address ones too).
-        remember_addresses(url, connection, contacts.drop("change", "verify"), verified.results)
+        remember_addresses(url, connection, contacts.drop("change", "verify"))
         return dg.Output(
             verified.results,
             metadata={"billing_month": window.month, **verification_metadata(verified)},

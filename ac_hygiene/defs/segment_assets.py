@@ -129,7 +129,7 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
             label=segment,
         )
         # Seam for the new-contacts watch: the address each contact was verified with this month.
-        remember_addresses(url, connection, contacts, verified.results)
+        remember_addresses(url, connection, contacts)
         return dg.Output(verified.results, metadata=verification_metadata(verified))
 
     @dg.asset(

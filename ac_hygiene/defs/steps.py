@@ -103,19 +103,15 @@ def verify_and_charge(
     return verified
 
 
-def remember_addresses(
-    ledger_url: str, connection: str, contacts: pl.DataFrame, results: pl.DataFrame
-) -> int:
-    """Record in the address book the address each contact was verified with, so that a later
-    change of anything but the address is not verified again (`hygiene.address_book`).
+def remember_addresses(ledger_url: str, connection: str, contacts: pl.DataFrame) -> int:
+    """Record in the address book the address each contact had when it was verified, so that a
+    later change of anything but the address is not verified again (`hygiene.address_book`).
 
-    Contacts whose address came back unknown are left out: with no verdict, their next change
-    is worth another try.
+    Every contact is recorded, whatever its verdict: an unknown result is retried by the next
+    monthly run, not by a change of name.
     """
-    unknown = results.filter(pl.col("status") == "unknown").get_column("email")
-    seen = contacts.filter(~pl.col("email").is_in(unknown.implode()).fill_null(False))
     with AddressBook(ledger_url) as book:
-        return book.remember(connection, seen)
+        return book.remember(connection, contacts)
 
 
 def verification_metadata(verified: Verified) -> dict[str, Any]:
