@@ -45,7 +45,21 @@ SegmentBy = Literal["tag", "list"]
 # only letters, digits and underscores there.
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_KEYS = ("name", "api_url_env", "api_key_env", "segment_by", "threshold", "policy", "auto_apply")
+_KEYS = (
+    "name",
+    "api_url_env",
+    "api_key_env",
+    "segment_by",
+    "threshold",
+    "policy",
+    "auto_apply",
+    "new_contacts",
+)
+_NEW_CONTACTS_KEYS = ("interval_hours", "overlap_minutes")
+DEFAULT_NEW_CONTACTS_INTERVAL_HOURS = 6.0
+DEFAULT_NEW_CONTACTS_OVERLAP_MINUTES = 15
+#: Shortest watch interval: each tick costs requests of the account's 5/s, shared with everything.
+MIN_NEW_CONTACTS_INTERVAL_HOURS = 0.25
 _EXAMPLE = """connections:
   - name: acme
     api_url_env: ACME_AC_API_URL
@@ -53,11 +67,25 @@ _EXAMPLE = """connections:
     segment_by: tag          # or list: how accounts over the threshold are split
     threshold: 100000        # contacts; at or over it, one run per tag (or list)
     policy: {invalid: unsubscribe, disposable: delete}
-    auto_apply: false"""
+    auto_apply: false
+    new_contacts: {interval_hours: 6, overlap_minutes: 15}   # the new-contacts watch"""
 
 
 class ConnectionsConfigError(ValueError):
     """The connections file (or the environment standing in for it) is not usable."""
+
+
+@dataclass(frozen=True)
+class NewContactsSettings:
+    """The new-contacts watch of a connection (its sensor is off until started in the UI).
+
+    interval_hours: how often the sensor reads what changed; overlap_minutes: how far back each
+    window reaches into the previous one, so that clock skew between ActiveCampaign and us and
+    writes in the very second a window closed are read again rather than lost.
+    """
+
+    interval_hours: float = DEFAULT_NEW_CONTACTS_INTERVAL_HOURS
+    overlap_minutes: int = DEFAULT_NEW_CONTACTS_OVERLAP_MINUTES
 
 
 @dataclass(frozen=True)
@@ -71,6 +99,7 @@ class ConnectionSettings:
     threshold: int = DEFAULT_THRESHOLD
     policy: CleanPolicy = field(default_factory=CleanPolicy)
     auto_apply: bool = False
+    new_contacts: NewContactsSettings = field(default_factory=NewContactsSettings)
 
 
 @dataclass(frozen=True)
@@ -101,6 +130,55 @@ def _env_name(raw: Any, source: str, where: str, key: str) -> str:
             f"got {raw!r}. Put the value itself in the environment, never in this file.",
         )
     return raw
+
+
+def _parse_new_contacts(raw: Any, source: str, where: str) -> NewContactsSettings:
+    """The `new_contacts` mapping: absent or empty means the defaults."""
+    if raw is None:
+        return NewContactsSettings()
+    if not isinstance(raw, Mapping):
+        raise _fail(
+            source,
+            where,
+            "`new_contacts` must be a mapping like {interval_hours: 6, overlap_minutes: 15}, "
+            f"got {raw!r}",
+        )
+    unknown = sorted(set(map(str, raw)) - set(_NEW_CONTACTS_KEYS))
+    if unknown:
+        raise _fail(
+            source,
+            where,
+            f"`new_contacts`: unknown key(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(_NEW_CONTACTS_KEYS)}",
+        )
+    hours = raw.get("interval_hours", DEFAULT_NEW_CONTACTS_INTERVAL_HOURS)
+    if (
+        isinstance(hours, bool)
+        or not isinstance(hours, int | float)
+        or not MIN_NEW_CONTACTS_INTERVAL_HOURS <= hours <= 24 * 7
+    ):
+        raise _fail(
+            source,
+            where,
+            f"`new_contacts.interval_hours` must be a number of hours from "
+            f"{MIN_NEW_CONTACTS_INTERVAL_HOURS} to 168, got {hours!r}",
+        )
+    overlap = raw.get("overlap_minutes", DEFAULT_NEW_CONTACTS_OVERLAP_MINUTES)
+    if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 1:
+        raise _fail(
+            source,
+            where,
+            f"`new_contacts.overlap_minutes` must be a whole number of minutes, at least 1, "
+            f"got {overlap!r}",
+        )
+    if overlap >= hours * 60:
+        raise _fail(
+            source,
+            where,
+            f"`new_contacts.overlap_minutes` ({overlap}) must be shorter than the interval "
+            f"({hours} h): each window would re-read the whole previous one",
+        )
+    return NewContactsSettings(interval_hours=float(hours), overlap_minutes=overlap)
 
 
 def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
@@ -142,6 +220,7 @@ def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
         policy = CleanPolicy.from_mapping({} if raw_policy is None else raw_policy)
     except PolicyError as exc:
         raise _fail(source, where, f"`policy`: {exc}") from None
+    new_contacts = _parse_new_contacts(raw.get("new_contacts"), source, where)
     api_url_env = _env_name(raw["api_url_env"], source, where, "api_url_env")
     api_key_env = _env_name(raw["api_key_env"], source, where, "api_key_env")
     if api_url_env == api_key_env:
@@ -159,6 +238,7 @@ def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
         threshold=threshold,
         policy=policy,
         auto_apply=auto_apply,
+        new_contacts=new_contacts,
     )
 
 

@@ -16,6 +16,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.account_assets import ACCOUNT_TABLES, account_assets
 from ac_hygiene.defs.checks import connection_checks
+from ac_hygiene.defs.new_contacts_sensor import new_contacts_defs
 from ac_hygiene.defs.report_assets import report_assets
 from ac_hygiene.defs.resources import activecampaign_resource, activecampaign_resource_key
 from ac_hygiene.defs.segment_assets import SEGMENT_ASSETS, segment_assets
@@ -71,10 +72,19 @@ def connection_defs(settings: ConnectionSettings) -> ConnectionDefs:
         tags=tags,
         description=f"The monthly hygiene report of {connection!r}.",
     )
+    watch = new_contacts_defs(settings)  # the new-contacts watch: window assets, job, sensor
     return ConnectionDefs(
-        assets=[*account_assets(settings), *segment_assets(settings), *report_assets(settings)],
-        checks=connection_checks(settings),
-        jobs=[segment_job, account_job, report_job],
-        sensors=[build_monthly_sensor(settings, segment_job, account_job, report_job)],
+        assets=[
+            *account_assets(settings),
+            *segment_assets(settings),
+            *report_assets(settings),
+            *watch.assets,
+        ],
+        checks=[*connection_checks(settings), *watch.checks],
+        jobs=[segment_job, account_job, report_job, watch.job],
+        sensors=[
+            build_monthly_sensor(settings, segment_job, account_job, report_job),
+            watch.sensor,
+        ],
         resources={activecampaign_resource_key(connection): activecampaign_resource(settings)},
     )

@@ -6,7 +6,6 @@ segment overlap the extraction of the next.
 """
 
 import time
-from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -15,9 +14,9 @@ from ac_hygiene.activecampaign.contacts import extract_contacts_sync
 from ac_hygiene.activecampaign.segments import parse_segment
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.locks import account_lock, pool_name
-from ac_hygiene.defs.metadata import counts_table, preview, value_counts
-from ac_hygiene.defs.partitions import month_segment_partitions, month_start, split_key
-from ac_hygiene.defs.progress import CountLogger, PageLogger
+from ac_hygiene.defs.metadata import preview
+from ac_hygiene.defs.partitions import month_segment_partitions, split_key
+from ac_hygiene.defs.progress import PageLogger
 from ac_hygiene.defs.resources import (
     ActiveCampaignResource,
     LedgerResource,
@@ -25,69 +24,21 @@ from ac_hygiene.defs.resources import (
     activecampaign_resource_key,
 )
 from ac_hygiene.defs.settings import checkpoint_dir
+from ac_hygiene.defs.steps import (  # shared with the new-contacts windows
+    cache_freshness,
+    plan_contacts,
+    plan_metadata,
+    remember_addresses,
+    run_has_ended,
+    segment_emails,
+    verification_metadata,
+    verify_and_charge,
+)
 from ac_hygiene.defs.tags import CONNECTION_TAG
-from ac_hygiene.hygiene.assessment import assess_plan
-from ac_hygiene.hygiene.balance import InsufficientCredits
-from ac_hygiene.hygiene.billing import KeepAlive, bill_segment
-from ac_hygiene.hygiene.cache import SqlResultCache
-from ac_hygiene.hygiene.ledger import CreditLedger, Estimate
-from ac_hygiene.hygiene.plan import build_clean_plan, plan_summary
-from ac_hygiene.hygiene.reservations import Reservation
-from ac_hygiene.schemas import PLAN_ACTIONS, PLAN_CATEGORIES, VERIFICATION_STATUSES
-from ac_hygiene.verification import verify_emails
+
+__all__ = ["SEGMENT_ASSETS", "cache_freshness", "segment_assets", "segment_emails"]
 
 SEGMENT_ASSETS = ("segment_contacts", "verifications", "clean_plan")
-
-
-def cache_freshness(month: str, days: int, now: datetime | None = None) -> timedelta:
-    """How old a cached result may be for a run of `month`: `days`, but never from before the
-    month began.
-
-    Monthly hygiene means each month's addresses are checked again (and that is what the month's
-    credit pays for); within the month, a result is reused by other segments, re-runs and
-    backfills. Without the bound, a 30-day window would reuse most of last month's results in a
-    run early in the month (months are 28 to 31 days apart).
-    """
-    elapsed = (now or datetime.now(UTC)) - month_start(month)
-    return max(timedelta(0), min(timedelta(days=days), elapsed))
-
-
-def segment_emails(contacts: pl.DataFrame) -> list[str]:
-    """The addresses to verify: each distinct non-blank email once, in contact order.
-
-    Two contacts sharing an address need one verification (and one credit); a contact without an
-    address has nothing to verify (the plan keeps it with reason `no_email`).
-    """
-    emails = contacts.get_column("email")
-    usable = emails.filter(emails.str.strip_chars().str.len_chars().fill_null(0) > 0)
-    return usable.unique(maintain_order=True).to_list()
-
-
-PREVIEW_ORDER = ("undeliverable", "risky", "unknown", "deliverable")
-
-
-def interesting_first(results: pl.DataFrame) -> pl.DataFrame:
-    """Results in the order a reviewer wants them: undeliverable, risky, unknown, deliverable."""
-    rank = {status: i for i, status in enumerate(PREVIEW_ORDER)}
-    order = pl.col("status").replace_strict(rank, default=len(rank), return_dtype=pl.Int64)
-    return results.sort(order, maintain_order=True)
-
-
-def release_ended_runs(
-    context: dg.AssetExecutionContext, credits: CreditLedger, connection: str
-) -> None:
-    """Return the holds of runs of this instance that ended without releasing them (a killed
-    run marked failed); holds of runs the instance does not know expire on their own."""
-    ended = []
-    for run_id in credits.open_run_ids(connection):
-        if run_id == context.run.run_id:
-            continue
-        run = context.instance.get_run_by_id(run_id)
-        if run is not None and run.is_finished:
-            ended.append(run_id)
-    if ended:
-        released = credits.release_runs(connection, ended)
-        context.log.info(f"{connection}: released the credits held by {released} ended run(s)")
 
 
 def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
@@ -168,87 +119,23 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         ledger: LedgerResource,
     ) -> dg.Output[pl.DataFrame]:
         month, segment = split_key(context)
-        emails = segment_emails(contacts)
         url = ledger.database_url()
-        label = f"{connection} {segment}"
-        started = time.monotonic()
-        with CreditLedger(url) as credits:
-            release_ended_runs(context, credits, connection)
-
-            def reserved(estimate: Estimate, reservation: Reservation) -> None:
-                before = reservation.state_before
-                funds = (
-                    f"balance {before.balance:,} before this hold"
-                    if before.metered
-                    else "unmetered (no balance configured)"
-                )
-                context.log.info(
-                    f"{label}: {estimate.distinct:,} distinct addresses, "
-                    f"{estimate.already_charged:,} already charged this month: "
-                    f"{estimate.needed:,} credits held; {funds}"
-                )
-
-            def verify(keep_alive: KeepAlive) -> pl.DataFrame:
-                logger = CountLogger(context.log.info, label)
-
-                def progress(done: int, total: int) -> None:
-                    logger(done, total)
-                    keep_alive()
-
-                cache = SqlResultCache(
-                    url, freshness=cache_freshness(month, ledger.cache_freshness_days)
-                )
-                try:
-                    return verify_emails(
-                        emails, verifier.settings(), progress=progress, cache=cache
-                    )
-                finally:
-                    cache.close()
-
-            try:
-                results, bill = bill_segment(
-                    credits,
-                    connection=connection,
-                    month=month,
-                    segment=segment,
-                    run_id=context.run.run_id,
-                    addresses=contacts.get_column("email").to_list(),
-                    verify=verify,
-                    ttl=timedelta(minutes=ledger.reservation_ttl_minutes),
-                    on_reserved=reserved,
-                )
-            except InsufficientCredits as exc:
-                # Before any DNS or SMTP traffic: nothing was verified, nothing is charged.
-                raise dg.Failure(description=str(exc), allow_retries=False) from None
-        elapsed = time.monotonic() - started
-        statuses = value_counts(results, "status", VERIFICATION_STATUSES)
-        credits_meta = bill.metadata()
-        context.log.info(
-            f"{label}: {results.height:,} addresses verified in {elapsed:.1f} s "
-            f"({bill.from_cache:,} from cache); {bill.charge.charged:,} credits charged, "
-            f"{bill.charge.already_charged:,} already charged this month, "
-            f"{bill.unknown:,} unknown not charged; balance after: "
-            f"{credits_meta['balance_after']}"
+        verified = verify_and_charge(
+            contacts.get_column("email").to_list(),
+            connection=connection,
+            month=month,
+            run_id=context.run.run_id,
+            settings=verifier.settings(),
+            ledger_url=url,
+            cache_freshness_days=ledger.cache_freshness_days,
+            reservation_ttl_minutes=ledger.reservation_ttl_minutes,
+            log=context.log.info,
+            label=segment,
+            run_has_ended=run_has_ended(context.instance),
         )
-        return dg.Output(
-            results,
-            metadata={
-                "addresses": results.height,
-                "credits": dg.MetadataValue.md(bill.markdown()),
-                **credits_meta,
-                "by_status": counts_table(statuses, ("status", "addresses")),
-                **{f"status_{name}": count for name, count in statuses.items()},
-                "by_reason": counts_table(
-                    dict(
-                        sorted(value_counts(results, "reason", ()).items(), key=lambda kv: -kv[1])
-                    ),
-                    ("reason", "addresses"),
-                ),
-                "verify_seconds": round(elapsed, 2),
-                "addresses_per_second": round(results.height / max(elapsed, 1e-9), 1),
-                "preview": preview(interesting_first(results)),
-            },
-        )
+        # Seam for the new-contacts watch: the address each contact was verified with this month.
+        remember_addresses(url, connection, contacts)
+        return dg.Output(verified.results, metadata=verification_metadata(verified))
 
     @dg.asset(
         key=[connection, "clean_plan"],
@@ -269,38 +156,15 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         _, segment = split_key(context)
         parsed = parse_segment(segment)
         list_ids = [parsed.id] if parsed.kind == "list" and parsed.id is not None else None
-        plan = build_clean_plan(contacts, verifications, settings.policy, segment_list_ids=list_ids)
-        summary = plan_summary(plan)
-        # The apply step's guard, run now so that whoever reviews the plan sees it first.
-        assessment = assess_plan(plan, verifications)
-        if not assessment.ok:
-            context.log.warning(
-                f"{connection} {segment}: this plan looks like a verifier failure, not a dirty "
-                "list: " + "; ".join(f.message for f in assessment.findings)
-            )
-        context.log.info(
-            f"{connection} {segment}: plan for {plan.height:,} contacts: "
-            + ", ".join(f"{count:,} {action}" for action, count in summary["by_action"].items())
+        planned = plan_contacts(
+            contacts,
+            verifications,
+            settings,
+            list_ids=list_ids,
+            log=context.log.info,
+            warn=context.log.warning,
+            label=segment,
         )
-        changes = plan.filter(pl.col("action") != "keep")
-        return dg.Output(
-            plan,
-            metadata={
-                "contacts": plan.height,
-                "by_category": counts_table(summary["by_category"], ("category", "contacts")),
-                "by_action": counts_table(summary["by_action"], ("action", "contacts")),
-                **{f"action_{name}": summary["by_action"].get(name, 0) for name in PLAN_ACTIONS},
-                **{
-                    f"category_{name}": summary["by_category"].get(name, 0)
-                    for name in PLAN_CATEGORIES
-                },
-                "list_unsubscriptions": summary["list_unsubscriptions"],
-                "policy": dg.MetadataValue.json(settings.policy.as_dict()),
-                "auto_apply": settings.auto_apply,
-                "plan_looks_sane": assessment.ok,
-                "assessment": dg.MetadataValue.json(assessment.as_metadata()),
-                "changes_preview": preview(changes),
-            },
-        )
+        return dg.Output(planned.plan, metadata=plan_metadata(planned, settings))
 
     return [segment_contacts, verifications, clean_plan]

@@ -247,9 +247,21 @@ class SandboxAccount:
         first_name: str | None = None,
         last_name: str | None = None,
         phone: str | None = None,
+        email: str | None = None,
     ) -> Contact:
+        """Change a contact's fields (an email too, as the contact form or `PUT` can); moves
+        `udate`. A new email that exactly duplicates another contact's is refused."""
         with self.lock:
             row = self.contacts[contact_id]
+            if email is not None and email != row.email:
+                if any(
+                    self.contacts[i].email == email and i != contact_id
+                    for i in self._ids_by_email(email)
+                ):
+                    raise ValueError(f"a contact with email {email!r} already exists")
+                self._unindex_email(row.email, contact_id)
+                row.email = email
+                self._index_email(email, contact_id)
             if first_name is not None:
                 row.first_name = first_name
             if last_name is not None:

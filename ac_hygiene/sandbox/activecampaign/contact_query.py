@@ -6,6 +6,9 @@ costs one scan for the whole walk, and a write between two pages changes the ver
 page sees the write (inserted ids land after the cursor, deleted ones vanish): keyset paging never
 skips or repeats a contact, while offset paging shifts under deletions exactly as the real API
 does.
+
+`filters[created_after|created_before|updated_after|updated_before]` are dates, as the API types
+them: whole days in the account's zone (`filter_day_start`), never a time of day.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from ac_hygiene.sandbox.activecampaign import timefmt
@@ -37,6 +41,22 @@ UNSUPPORTED = (
     "orders[name]",
     "orders[score]",
 )
+
+
+def filter_day_start(text: str, tz: ZoneInfo) -> int:
+    """The instant a `filters[created_after|created_before|updated_after|updated_before]` value
+    stands for: midnight, in the account's zone, of the DATE it names.
+
+    The API types these four parameters as `format: date` ("contacts created after this date"),
+    so a client cannot count on a time of day being honoured. The sandbox therefore reads a
+    date-time value by its calendar date in the account's zone and drops the time: a client that
+    sends `...T10:11:12` and trusts it gets the whole day back and must cut exactly itself, as it
+    must against the real API. Bare dates are read in the account's zone, as ActiveCampaign
+    reads them.
+    """
+    instant = timefmt.parse_instant(text, tz)
+    day = datetime.fromtimestamp(instant, tz).date()
+    return int(datetime.combine(day, time(0), tz).timestamp())
 
 
 class QueryError(ValueError):
@@ -77,8 +97,9 @@ class ContactQuery:
     ) -> ContactQuery:
         """Read the query string; `id_list` holds every `ids[]`/`ids` value (comma lists too).
 
-        Date filters are inclusive (`updated_after=X` keeps udate >= X); a bare date is midnight
-        in the account's time zone, as ActiveCampaign reads it.
+        Date filters are *dates* (see `filter_day_start`): `created_after=D` / `updated_after=D`
+        keep records from midnight of D in the account's zone on (D included); `created_before=D`
+        / `updated_before=D` keep records before that midnight.
         """
         unsupported = [name for name in UNSUPPORTED if params.get(name)]
         if unsupported:
@@ -99,7 +120,7 @@ class ContactQuery:
         for name in _DATE_FILTERS:
             text = params.get(f"filters[{name}]")
             try:
-                dates[name] = timefmt.parse_instant(text, tz) if text else None
+                dates[name] = filter_day_start(text, tz) if text else None
             except ValueError as exc:
                 raise QueryError(f"Invalid value for filters[{name}]: {exc}") from None
         order = (params.get("orders[id]") or "ASC").upper()
@@ -161,9 +182,9 @@ class ContactQuery:
             return False
         return not (
             (self.created_after is not None and c.cdate < self.created_after)
-            or (self.created_before is not None and c.cdate > self.created_before)
+            or (self.created_before is not None and c.cdate >= self.created_before)
             or (self.updated_after is not None and c.udate < self.updated_after)
-            or (self.updated_before is not None and c.udate > self.updated_before)
+            or (self.updated_before is not None and c.udate >= self.updated_before)
         )
 
     def _matching_ids(self, account: SandboxAccount) -> list[int]:

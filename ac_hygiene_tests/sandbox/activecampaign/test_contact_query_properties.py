@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ac_hygiene.sandbox.activecampaign import create_app, generate_account, timefmt
+from ac_hygiene.sandbox.activecampaign.contact_query import filter_day_start
 from ac_hygiene_tests.sandbox.activecampaign.conftest import KEY, client_for
 
 ACCOUNT = generate_account(260, seed=21, lists=4, tags=5)
@@ -29,7 +30,7 @@ def _reference(params: dict) -> list[int]:
         if "tagid" in params and params["tagid"] not in {t.tag for t in ACCOUNT.tags_of(cid)}:
             continue
         after = params.get("filters[updated_after]")
-        if after is not None and c.udate < timefmt.parse_instant(after, ACCOUNT.tz):
+        if after is not None and c.udate < filter_day_start(after, ACCOUNT.tz):
             continue
         if "email_like" in params and params["email_like"] not in c.email.casefold():
             continue
