@@ -16,6 +16,8 @@ _COMMANDS = {
     "verify": "ac_hygiene.cli.verify:verify",
     "demo": "ac_hygiene.cli.demo:demo",
     "register-segments": "ac_hygiene.cli.segments:register_segments",
+    "ui": "ac_hygiene.cli.ui:ui",
+    "with-demo": "ac_hygiene.cli.ui:with_demo",
 }
 _SANDBOX_COMMANDS = {
     "serve": "ac_hygiene.cli.sandbox_serve:serve",

@@ -15,7 +15,18 @@ from ac_hygiene.activecampaign.contacts import extract_contacts_sync
 from ac_hygiene.activecampaign.segments import parse_segment
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.locks import account_lock, pool_name
-from ac_hygiene.defs.metadata import counts_table, preview, value_counts
+from ac_hygiene.defs.metadata import (
+    ACTION_MEANINGS,
+    CATEGORY_MEANINGS,
+    INTERESTING_CATEGORIES,
+    STATUS_VS_CATEGORY,
+    counts_table,
+    guard_limits,
+    guard_table,
+    preview,
+    unsubscribe_scope,
+    value_counts,
+)
 from ac_hygiene.defs.partitions import month_segment_partitions, month_start, split_key
 from ac_hygiene.defs.progress import CountLogger, PageLogger
 from ac_hygiene.defs.resources import (
@@ -26,7 +37,7 @@ from ac_hygiene.defs.resources import (
 )
 from ac_hygiene.defs.settings import checkpoint_dir
 from ac_hygiene.defs.tags import CONNECTION_TAG
-from ac_hygiene.hygiene.assessment import assess_plan
+from ac_hygiene.hygiene.assessment import AssessmentThresholds, assess_plan
 from ac_hygiene.hygiene.cache import SqlResultCache
 from ac_hygiene.hygiene.ledger import CreditLedger
 from ac_hygiene.hygiene.plan import build_clean_plan, plan_summary
@@ -72,7 +83,11 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=[connection, "segment_contacts"],
-        description="Every contact of the segment, with its list memberships and tags.",
+        description=(
+            "The contacts of one segment (a list, a tag, or the whole account) as ActiveCampaign "
+            "has them this month: one row per contact with its email, names, dates, the lists it "
+            "is subscribed to or unsubscribed from, and its tags."
+        ),
         deps=[dg.AssetKey([connection, "lists"])],
         # The latest tags table, if any, spares each extraction a re-read of the tags when every
         # tag on its contacts is in it (see activecampaign.contacts); never run yet: None.
@@ -185,8 +200,11 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=[connection, "clean_plan"],
         description=(
-            "What the clean step would do to each contact (keep / unsubscribe / delete), per the "
-            "connection's policy; review it here before anything is applied."
+            "The proposed clean-up of the segment, for review before anything is changed in "
+            "ActiveCampaign: one row per contact with its category (valid, invalid, disposable, "
+            "catch_all, unknown, risky; derived from the verification status), the action the "
+            "connection's policy gives that category (keep, unsubscribe or delete), the lists an "
+            "unsubscribe would touch, and the reason."
         ),
         ins={
             "contacts": dg.AssetIn(key=[connection, "segment_contacts"]),
@@ -219,19 +237,36 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
             plan,
             metadata={
                 "contacts": plan.height,
-                "by_category": counts_table(summary["by_category"], ("category", "contacts")),
-                "by_action": counts_table(summary["by_action"], ("action", "contacts")),
+                "by_category": counts_table(
+                    summary["by_category"],
+                    ("category", "contacts"),
+                    CATEGORY_MEANINGS,
+                    note=STATUS_VS_CATEGORY,
+                ),
+                "by_action": counts_table(
+                    summary["by_action"], ("action", "contacts"), ACTION_MEANINGS
+                ),
                 **{f"action_{name}": summary["by_action"].get(name, 0) for name in PLAN_ACTIONS},
                 **{
                     f"category_{name}": summary["by_category"].get(name, 0)
                     for name in PLAN_CATEGORIES
                 },
                 "list_unsubscriptions": summary["list_unsubscriptions"],
+                "unsubscribe_scope": unsubscribe_scope(
+                    summary["by_action"].get("unsubscribe", 0),
+                    summary["list_unsubscriptions"],
+                    segment,
+                ),
                 "policy": dg.MetadataValue.json(settings.policy.as_dict()),
                 "auto_apply": settings.auto_apply,
                 "plan_looks_sane": assessment.ok,
-                "assessment": dg.MetadataValue.json(assessment.as_metadata()),
-                "changes_preview": preview(changes),
+                "plan_guard": guard_table(
+                    assessment.figures,
+                    assessment.as_metadata()["findings"],
+                    guard_limits(AssessmentThresholds()),
+                ),
+                "changes_preview": preview(changes, first=("category", INTERESTING_CATEGORIES)),
+                "preview": preview(plan, first=("category", INTERESTING_CATEGORIES)),
             },
         )
 
