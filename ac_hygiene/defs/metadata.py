@@ -179,7 +179,9 @@ def unsubscribe_scope(contacts: int, memberships: int, segment: str) -> dg.Metad
             [
                 "| | count | meaning |",
                 "|---|---:|---|",
-                f"| contacts unsubscribed | {contacts:,} | contacts whose action is unsubscribe |",
+                f"| contacts unsubscribed | {contacts:,} | contacts whose action is "
+                "unsubscribe (one already off every list in scope counts here but loses no "
+                "membership) |",
                 f"| list memberships touched | {memberships:,} | (contact, list) subscriptions "
                 f"those contacts lose: {scope}; a contact on 3 lists counts 3 here, 1 above |",
             ]
