@@ -3,7 +3,9 @@
 Driven the way the UI drives Dagster, through its GraphQL API (and, for the pages, a headless
 Chromium): the demo's sensor evaluations are visible as ticks, a Materialize of one list's three
 segment assets succeeds and finds what the mail world knows about each address, the asset graph
-and the `clean_plan` materialization render without an error, and one interrupt stops everything.
+and the `clean_plan` materialization render without an error, the sensor turned on in the UI is
+evaluated by the daemon and launches nothing the demo already ran, and one interrupt stops
+everything.
 
 Chromium: Debian's `chromium` (or `$AC_HYGIENE_CHROMIUM`); without it the screenshot test is
 skipped with the way to enable it, except under `AC_HYGIENE_REQUIRE_CHROMIUM=1` (CI), where it
@@ -340,6 +342,42 @@ def test_asset_graph_and_clean_plan_render_without_an_error(
     if target:  # refresh the README's picture: AC_HYGIENE_SAVE_SCREENSHOTS=docs
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out / "lineage.png", Path(target) / "lineage.png")
+
+
+START_SENSOR = """
+mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) { __typename
+  ... on Sensor { sensorState { status } } ... on PythonError { message } } }
+"""
+TICKS = """
+query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor {
+  sensorState { ticks(limit: 5) { status timestamp runIds runKeys error { message } } } } } }
+"""
+
+
+def test_the_sensor_runs_from_the_ui_and_relaunches_nothing_the_demo_ran(ui: Ui) -> None:
+    """Turned on in the UI, the daemon evaluates it with the demo's variables; the runs the demo
+    made carry the same run keys, so the daemon launches none of them again."""
+    month = current_month()
+    selector = {
+        "repositoryLocationName": LOCATION_NAME,
+        "repositoryName": REPOSITORY_NAME,
+        "sensorName": sensor_name("demo"),
+    }
+    started = time.time()
+    result = ui.graphql(START_SENSOR, {"s": selector})["startSensor"]
+    assert result["__typename"] == "Sensor", result
+    assert result["sensorState"]["status"] == "RUNNING"
+    deadline = time.monotonic() + 120
+    while True:
+        ticks = ui.graphql(TICKS, {"s": selector})["sensorOrError"]["sensorState"]["ticks"]
+        done = [t for t in ticks if t["timestamp"] >= started - 1 and t["status"] != "STARTED"]
+        if done:
+            break
+        assert time.monotonic() < deadline, f"the daemon never ticked:\n{ui.log_tail()}"
+        time.sleep(2)
+    tick = done[0]
+    assert tick["error"] is None and tick["status"] == "SKIPPED", tick
+    assert f"demo:{month}:all" in tick["runKeys"] and tick["runIds"] == []
 
 
 def _sandbox_port(log: str) -> int:
