@@ -380,6 +380,50 @@ def test_the_sensor_runs_from_the_ui_and_relaunches_nothing_the_demo_ran(ui: Ui)
     assert f"demo:{month}:all" in tick["runKeys"] and tick["runIds"] == []
 
 
+RESOURCE = """
+query($r: ResourceSelector!) { topLevelResourceDetailsOrError(resourceSelector: $r) {
+  __typename ... on ResourceDetails { configuredValues { key value type } } } }
+"""
+
+
+def _child_env(pid: int) -> dict[str, str]:
+    """The environment of `pid`'s child (`dagster dev`), read from /proc."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid != pid:
+                continue
+            raw = (proc / "environ").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+    raise AssertionError(f"no child process of {pid}")
+
+
+def test_the_demos_key_reaches_the_runs_but_never_the_ui_or_the_log(ui: Ui) -> None:
+    key = _child_env(ui.process.pid)["AC_HYGIENE_DEMO_API_KEY"]
+    assert re.fullmatch(r"[0-9a-f]{64}", key)
+    resource = ui.graphql(
+        RESOURCE,
+        {
+            "r": {
+                "repositoryLocationName": LOCATION_NAME,
+                "repositoryName": REPOSITORY_NAME,
+                "resourceName": "activecampaign_demo",
+            }
+        },
+    )["topLevelResourceDetailsOrError"]
+    assert resource["__typename"] == "ResourceDetails", resource
+    values = {v["key"]: v for v in resource["configuredValues"]}
+    assert values["api_key"]["type"] == "ENV_VAR"
+    assert values["api_key"]["value"] == "AC_HYGIENE_DEMO_API_KEY"
+    assert key not in str(resource)
+    assert key not in ui.log.read_text(errors="replace")
+    assert key[-4:] in ui.log.read_text(errors="replace")  # the masked form names it
+
+
 def _sandbox_port(log: str) -> int:
     match = re.search(r"sandbox API on http://127\.0\.0\.1:(\d+)", log)
     assert match, log
