@@ -17,6 +17,8 @@ _COMMANDS = {
     "demo": "ac_hygiene.cli.demo:demo",
     "register-segments": "ac_hygiene.cli.segments:register_segments",
     "credits": "ac_hygiene.cli.credits:credits_group",
+    "ui": "ac_hygiene.cli.ui:ui",
+    "with-demo": "ac_hygiene.cli.ui:with_demo",
 }
 _SANDBOX_COMMANDS = {
     "serve": "ac_hygiene.cli.sandbox_serve:serve",

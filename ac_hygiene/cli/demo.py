@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import secrets
 import shutil
 import sys
 import time
@@ -27,10 +26,9 @@ from typing import Any
 
 import click
 
-from ac_hygiene.config import DEMO_CONNECTION, DEMO_KEY_ENV, DEMO_URL_ENV
+from ac_hygiene.cli.sandbox_env import DEFAULT_CONTACTS, DEFAULT_SEED
+from ac_hygiene.config import DEMO_CONNECTION
 
-DEFAULT_CONTACTS = 2_000
-DEFAULT_SEED = 42
 UI_URL = "http://127.0.0.1:3000"
 
 _INSTANCE_YAML = """\
@@ -151,7 +149,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
     """The demo proper; returns the figures the summary prints."""
     import dagster as dg
 
-    from ac_hygiene.activecampaign.api_key import ApiKey
+    from ac_hygiene.cli.sandbox_env import demo_world, save_settings
     from ac_hygiene.config import demo_connections
     from ac_hygiene.defs.build import build_definitions
     from ac_hygiene.defs.connection import (
@@ -161,35 +159,16 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
     )
     from ac_hygiene.defs.local_runs import execute, segment_of, tick
     from ac_hygiene.defs.tags import DEMO_TAG
-    from ac_hygiene.sandbox.activecampaign import create_app, generate_account
-    from ac_hygiene.sandbox.activecampaign.server import serve_in_thread
-    from ac_hygiene.sandbox.mailworld import MailWorld, MailWorldServer, default_world_path
 
     home = dagster_home(data_dir)
     linked = ensure_instance_config(home, project_yaml)
-    api_key = secrets.token_hex(32)
     started = time.monotonic()
     with ExitStack() as stack:
-        _say(f"generating a sandbox ActiveCampaign account: {contacts:,} contacts (seed {seed})")
-        account = generate_account(contacts, seed=seed)
-        app = create_app(account, api_key=api_key, rate_limit=5.0)
-        base_url = stack.enter_context(serve_in_thread(app))
-        world = MailWorld.load(default_world_path())
-        mail = stack.enter_context(MailWorldServer(world).run_in_thread())
-        _say(
-            f"sandbox API on {base_url} (5 requests/s, key {ApiKey(api_key).masked()}); "
-            f"mail world DNS on {mail.dns_host}:{mail.dns_port}, SMTP on port {mail.smtp_port}"
-        )
-        os.environ.update(
-            {
-                "AC_ALLOW_LOOPBACK": "1",
-                DEMO_URL_ENV: base_url,
-                DEMO_KEY_ENV: api_key,
-                "AC_HYGIENE_DATA_DIR": str(data_dir),
-                "AC_HYGIENE_DNS": f"{mail.dns_host}:{mail.dns_port}",
-                "AC_HYGIENE_SMTP_PORT": str(mail.smtp_port),
-            }
-        )
+        world = stack.enter_context(demo_world(contacts, seed, data_dir, say=_say))
+        app = world.app
+        os.environ.update(world.env)
+        # `ac-hygiene ui` serves the same account (same seed and size) for the UI.
+        save_settings(data_dir, contacts, seed)
 
         instance = stack.enter_context(dg.DagsterInstance.get())
         _say(f"Dagster instance: {home} (dagster.yaml: {linked})")
@@ -208,18 +187,22 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
         results: dict[str, Any] = {}
         for request in first.of_job(account_job_name(DEMO_CONNECTION)):
             _say("materializing the account tables (lists, tags, fields)")
-            results["account"] = execute(defs, instance, request, tags)
+            results["account"] = execute(
+                defs, instance, request, tags, run_id=first.run_id(request)
+            )
         for request in first.of_job(segment_job_name(DEMO_CONNECTION)):
             segment = segment_of(request)
             _say(f"materializing segment {segment}: contacts -> verifications -> clean plan")
-            results[segment] = execute(defs, instance, request, tags)
+            results[segment] = execute(defs, instance, request, tags, run_id=first.run_id(request))
         second = tick(defs, instance, DEMO_CONNECTION, first.cursor)
-        reports = first.of_job(report_job_name(DEMO_CONNECTION)) + second.of_job(
-            report_job_name(DEMO_CONNECTION)
-        )
-        for request in reports:
+        reports = [(first, r) for r in first.of_job(report_job_name(DEMO_CONNECTION))] + [
+            (second, r) for r in second.of_job(report_job_name(DEMO_CONNECTION))
+        ]
+        for planned_by, request in reports:
             _say(f"materializing the hygiene report of {request.partition_key}")
-            results["report"] = execute(defs, instance, request, tags)
+            results["report"] = execute(
+                defs, instance, request, tags, run_id=planned_by.run_id(request)
+            )
         stats = app.state.sandbox.stats
 
     failed = {name: r for name, r in results.items() if not r.success}
@@ -256,7 +239,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
     if "report" in results:
         report = _metadata(results["report"], node + "hygiene_report")
         figures["credits_used_this_month"] = report.get("credits_used")
-        figures["report_month"] = str(reports[-1].partition_key)
+        figures["report_month"] = str(reports[-1][1].partition_key)
     return figures
 
 

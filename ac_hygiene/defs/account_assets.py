@@ -20,9 +20,24 @@ from ac_hygiene.defs.tags import CONNECTION_TAG
 Fetch = Callable[[ActiveCampaignClient], Awaitable[pl.DataFrame]]
 
 _TABLES: tuple[tuple[str, Fetch, str], ...] = (
-    ("lists", fetch_lists, "The account's contact lists (list_id, name): one segment each."),
-    ("tags", fetch_tags, "The account's tags (tag_id, tag): one segment each."),
-    ("fields", fetch_fields, "The account's custom contact fields (field_id, title, type)."),
+    (
+        "lists",
+        fetch_lists,
+        "Every contact list of the ActiveCampaign account (list_id, name), read once a month. "
+        "Each list can be cleaned on its own as segment `list-<list_id>`.",
+    ),
+    (
+        "tags",
+        fetch_tags,
+        "Every tag of the ActiveCampaign account (tag_id, tag), read once a month. Each tag can "
+        "be cleaned on its own as segment `tag-<tag_id>`.",
+    ),
+    (
+        "fields",
+        fetch_fields,
+        "The account's custom contact fields (field_id, title, type), read once a month: where "
+        "verification results can be written back to the contacts.",
+    ),
 )
 
 ACCOUNT_TABLES = tuple(name for name, _, _ in _TABLES)

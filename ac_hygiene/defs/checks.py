@@ -101,7 +101,10 @@ def _schema_check(
     @dg.asset_check(
         asset=key,
         name="matches_schema",
-        description=f"Every row matches the {model.__name__} model of ac_hygiene.schemas.",
+        description=(
+            f"Every row has the columns, types and allowed values of the {model.__name__} table "
+            "(ac_hygiene.schemas); a failure stops the run before anything downstream reads it."
+        ),
         blocking=True,
         partitions_def=partitions,
     )
@@ -127,7 +130,10 @@ def connection_checks(settings: ConnectionSettings) -> list[dg.AssetChecksDefini
     @dg.asset_check(
         asset=dg.AssetKey([connection, "clean_plan"]),
         name="plan_matches_segment",
-        description="The plan has one row per contact of the segment, and no other contact.",
+        description=(
+            "The clean plan has exactly one row per contact of the segment: nobody is left out of "
+            "the review, and no contact from outside the segment can be acted on."
+        ),
         blocking=True,
         partitions_def=partitions,
         additional_ins=contacts_in,
@@ -138,7 +144,10 @@ def connection_checks(settings: ConnectionSettings) -> list[dg.AssetChecksDefini
     @dg.asset_check(
         asset=dg.AssetKey([connection, "verifications"]),
         name="every_email_verified",
-        description="Every address of the segment has a verification result.",
+        description=(
+            "Every email address in the segment has a verification result, so no contact is "
+            "planned without evidence."
+        ),
         blocking=True,
         partitions_def=partitions,
         additional_ins=contacts_in,

@@ -249,7 +249,9 @@ def new_contacts_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinitio
             warn=context.log.warning,
             label=f"window {window_key(window)}",
         )
-        return dg.Output(planned.plan, metadata=plan_metadata(planned, settings))
+        return dg.Output(
+            planned.plan, metadata=plan_metadata(planned, settings, window_key(window))
+        )
 
     return [new_contacts, new_verifications, new_clean_plan]
 

@@ -53,7 +53,11 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=[connection, "segment_contacts"],
-        description="Every contact of the segment, with its list memberships and tags.",
+        description=(
+            "The contacts of one segment (a list, a tag, or the whole account) as ActiveCampaign "
+            "has them this month: one row per contact with its email, names, dates, the lists it "
+            "is subscribed to or unsubscribed from, and its tags."
+        ),
         deps=[dg.AssetKey([connection, "lists"])],
         # The latest tags table, if any, spares each extraction a re-read of the tags when every
         # tag on its contacts is in it (see activecampaign.contacts); never run yet: None.
@@ -140,8 +144,11 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=[connection, "clean_plan"],
         description=(
-            "What the clean step would do to each contact (keep / unsubscribe / delete), per the "
-            "connection's policy; review it here before anything is applied."
+            "The proposed clean-up of the segment, for review before anything is changed in "
+            "ActiveCampaign: one row per contact with its category (valid, invalid, disposable, "
+            "catch_all, unknown, risky; derived from the verification status), the action the "
+            "connection's policy gives that category (keep, unsubscribe or delete), the lists an "
+            "unsubscribe would touch, and the reason."
         ),
         ins={
             "contacts": dg.AssetIn(key=[connection, "segment_contacts"]),
@@ -165,6 +172,6 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
             warn=context.log.warning,
             label=segment,
         )
-        return dg.Output(planned.plan, metadata=plan_metadata(planned, settings))
+        return dg.Output(planned.plan, metadata=plan_metadata(planned, settings, segment))
 
     return [segment_contacts, verifications, clean_plan]

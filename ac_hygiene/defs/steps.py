@@ -17,11 +17,23 @@ import dagster as dg
 import polars as pl
 
 from ac_hygiene.config import ConnectionSettings
-from ac_hygiene.defs.metadata import counts_table, preview, value_counts
+from ac_hygiene.defs.metadata import (
+    ACTION_MEANINGS,
+    CATEGORY_MEANINGS,
+    INTERESTING_CATEGORIES,
+    INTERESTING_STATUSES,
+    STATUS_VS_CATEGORY,
+    counts_table,
+    guard_limits,
+    guard_table,
+    preview,
+    unsubscribe_scope,
+    value_counts,
+)
 from ac_hygiene.defs.partitions import month_start
 from ac_hygiene.defs.progress import CountLogger
 from ac_hygiene.hygiene.address_book import AddressBook
-from ac_hygiene.hygiene.assessment import PlanAssessment, assess_plan
+from ac_hygiene.hygiene.assessment import AssessmentThresholds, PlanAssessment, assess_plan
 from ac_hygiene.hygiene.balance import InsufficientCredits
 from ac_hygiene.hygiene.billing import KeepAlive, SegmentBill, bill_segment
 from ac_hygiene.hygiene.cache import SqlResultCache
@@ -58,16 +70,6 @@ def segment_emails(contacts: pl.DataFrame) -> list[str]:
     emails = contacts.get_column("email")
     usable = emails.filter(emails.str.strip_chars().str.len_chars().fill_null(0) > 0)
     return usable.unique(maintain_order=True).to_list()
-
-
-PREVIEW_ORDER = ("undeliverable", "risky", "unknown", "deliverable")
-
-
-def interesting_first(results: pl.DataFrame) -> pl.DataFrame:
-    """Results in the order a reviewer wants them: undeliverable, risky, unknown, deliverable."""
-    rank = {status: i for i, status in enumerate(PREVIEW_ORDER)}
-    order = pl.col("status").replace_strict(rank, default=len(rank), return_dtype=pl.Int64)
-    return results.sort(order, maintain_order=True)
 
 
 def run_has_ended(instance: dg.DagsterInstance) -> RunEnded:
@@ -221,7 +223,7 @@ def verification_metadata(verified: Verified) -> dict[str, Any]:
         "by_reason": counts_table(reasons, ("reason", "addresses")),
         "verify_seconds": round(verified.seconds, 2),
         "addresses_per_second": round(results.height / max(verified.seconds, 1e-9), 1),
-        "preview": preview(interesting_first(results)),
+        "preview": preview(results, first=("status", INTERESTING_STATUSES)),
     }
 
 
@@ -260,20 +262,34 @@ def plan_contacts(
     return Planned(plan=plan, summary=summary, assessment=assessment)
 
 
-def plan_metadata(planned: Planned, settings: ConnectionSettings) -> dict[str, Any]:
-    """The metadata of a clean plan materialization (actions, categories, the guard's verdict)."""
+def plan_metadata(planned: Planned, settings: ConnectionSettings, label: str) -> dict[str, Any]:
+    """The metadata of a clean plan materialization: actions and categories with what they
+    mean, what an unsubscribe touches, the guard's figures and the rows to review first."""
     summary, plan, assessment = planned.summary, planned.plan, planned.assessment
     changes = plan.filter(pl.col("action") != "keep")
     return {
         "contacts": plan.height,
-        "by_category": counts_table(summary["by_category"], ("category", "contacts")),
-        "by_action": counts_table(summary["by_action"], ("action", "contacts")),
+        "by_category": counts_table(
+            summary["by_category"],
+            ("category", "contacts"),
+            CATEGORY_MEANINGS,
+            note=STATUS_VS_CATEGORY,
+        ),
+        "by_action": counts_table(summary["by_action"], ("action", "contacts"), ACTION_MEANINGS),
         **{f"action_{name}": summary["by_action"].get(name, 0) for name in PLAN_ACTIONS},
         **{f"category_{name}": summary["by_category"].get(name, 0) for name in PLAN_CATEGORIES},
         "list_unsubscriptions": summary["list_unsubscriptions"],
+        "unsubscribe_scope": unsubscribe_scope(
+            summary["by_action"].get("unsubscribe", 0), summary["list_unsubscriptions"], label
+        ),
         "policy": dg.MetadataValue.json(settings.policy.as_dict()),
         "auto_apply": settings.auto_apply,
         "plan_looks_sane": assessment.ok,
-        "assessment": dg.MetadataValue.json(assessment.as_metadata()),
-        "changes_preview": preview(changes),
+        "plan_guard": guard_table(
+            assessment.figures,
+            assessment.as_metadata()["findings"],
+            guard_limits(AssessmentThresholds()),
+        ),
+        "changes_preview": preview(changes, first=("category", INTERESTING_CATEGORIES)),
+        "preview": preview(plan, first=("category", INTERESTING_CATEGORIES)),
     }

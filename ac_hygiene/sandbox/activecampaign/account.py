@@ -376,6 +376,17 @@ class SandboxAccount:
     def tags_of(self, contact_id: int) -> list[ContactTag]:
         return self._tags_of.get(contact_id, [])
 
+    def tag_counts(self) -> dict[int, int]:
+        """Tag id -> contacts carrying it: a tag's `subscriber_count` (one count per version)."""
+
+        def count() -> dict[int, int]:
+            counts: dict[int, int] = {}
+            for row in self.contact_tags.values():
+                counts[row.tag] = counts.get(row.tag, 0) + 1
+            return counts
+
+        return self.cached(("tag_counts",), count)
+
     def add_contact_tag(
         self,
         contact_id: int,

@@ -32,6 +32,8 @@ from ac_hygiene.sandbox.activecampaign.state import SandboxState
 API = "/api/3"
 
 ROUTES = [
+    Route(f"{API}/", reads.api_root, methods=["GET"]),
+    Route(f"{API}", reads.api_root, methods=["GET"]),
     Route(f"{API}/users/me", reads.users_me, methods=["GET"]),
     Route(f"{API}/lists", reads.lists, methods=["GET"]),
     Route(f"{API}/tags", reads.tags, methods=["GET"]),

@@ -50,6 +50,16 @@ def _meta(total: int) -> dict[str, str]:
     return {"total": str(total)}
 
 
+async def api_root(request: Request) -> JSONResponse:
+    """`GET /api/3/`: 200 for a valid key (the guard answered 403/402/429 before this).
+
+    Third-party clients (the Singer tap's `check_api_token`) call it as their credentials check
+    and stop on anything but 200. What the live API puts in the body is not documented; clients
+    read only the status, so the sandbox answers an empty object.
+    """
+    return JSONResponse({})
+
+
 async def users_me(request: Request) -> JSONResponse:
     state = state_of(request)
     return JSONResponse({"user": shapes_of(request).user(state.account.user)})

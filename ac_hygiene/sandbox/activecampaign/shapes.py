@@ -3,8 +3,12 @@
 Every id and number is a string (`"id":"68"`, `"bounced_hard":"0"`), dates carry the account's
 offset, unused columns are present with the values the real API gives them (`"orgid":"0"`,
 `"adate":null`), and `links` point at the sub-resources. The key sets follow the examples in
-`activecampaign-v3-openapi.json` (the conformance test holds them to it): a client written against
-the sandbox then meets no surprise on a real account.
+`activecampaign-v3-openapi.json` plus the fields the live API returns beyond those (years-old)
+examples: `created_timestamp`/`updated_timestamp`/`created_by`/`updated_by` on lists, tags,
+contact tags and contacts, a tag's `subscriber_count`, a contact's `email_empty`, ... (SHAPES.md
+beside this file says where each comes from; the conformance tests hold the sandbox to both).
+A client written against the sandbox, for instance one that pages on `updated_timestamp`, then
+meets no surprise on a real account.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ _CONTACT_LINKS = (
     "plusAppend",
     "trackingLogs",
     "scoreValues",
+    "accountContacts",
+    "automationEntryCounts",
 )
 _MEMBERSHIP_LINKS = (
     "automation",
@@ -105,6 +111,10 @@ class Shapes:
     def date(self, ts: int) -> str:
         return timefmt.format_ac(ts, self.tz)
 
+    def stamp(self, ts: int) -> str:
+        """`created_timestamp`-style: the account's wall-clock time without offset."""
+        return timefmt.format_local_naive(ts, self.tz)
+
     def user(self, user: User) -> dict[str, Any]:
         base = f"{self.api}/users/{user.id}"
         return {
@@ -136,6 +146,7 @@ class Shapes:
             "bounced_date": self.date(c.udate)[:10] if c.bounced_hard else None,
             "ip": "0",
             "ua": None,
+            "orgname": "",
             "hash": hashlib.md5(f"{c.id}:{c.email}".encode(), usedforsecurity=False).hexdigest(),
             "socialdata_lastcheck": None,
             "email_local": "",
@@ -151,6 +162,15 @@ class Shapes:
             "deleted_at": None,
             "created_utc_timestamp": timefmt.format_utc_naive(c.cdate),
             "updated_utc_timestamp": timefmt.format_utc_naive(c.udate),
+            "created_timestamp": self.stamp(c.cdate),
+            "updated_timestamp": self.stamp(c.udate),
+            "created_by": "0",
+            "updated_by": "0",
+            "email_empty": not c.email,
+            "mpp_tracking": "0",
+            "last_click_date": None,
+            "last_open_date": None,
+            "last_mpp_open_date": None,
             "scoreValues": [],
             "links": {name: f"{base}/{name}" for name in _CONTACT_LINKS},
             "id": str(c.id),
@@ -180,8 +200,8 @@ class Shapes:
             "autosyncLog": None,
             "ip4_last": "0",
             "ip4Unsub": "0",
-            "created_timestamp": timefmt.format_utc_naive(m.sdate),
-            "updated_timestamp": timefmt.format_utc_naive(m.udate),
+            "created_timestamp": self.stamp(m.sdate),
+            "updated_timestamp": self.stamp(m.udate),
             "created_by": None,
             "updated_by": None,
             "unsubscribeAutomation": None,
@@ -198,6 +218,10 @@ class Shapes:
             "id": str(t.id),
             "links": {"contact": f"{base}/contact", "tag": f"{base}/tag"},
             "tag": str(t.tag),
+            "created_timestamp": self.stamp(t.cdate),
+            "updated_timestamp": self.stamp(t.cdate),
+            "created_by": None,
+            "updated_by": None,
         }
 
     def field_value(self, v: FieldValue) -> dict[str, Any]:
@@ -224,6 +248,10 @@ class Shapes:
             "cdate": self.date(row.cdate),
             **_LIST_DEFAULTS,
             "udate": None,
+            "created_timestamp": self.stamp(row.cdate),
+            "updated_timestamp": self.stamp(row.cdate),
+            "created_by": None,
+            "updated_by": None,
             "links": {
                 name: f"{base}/{name}" for name in ("contactGoalLists", "user", "addressLists")
             },
@@ -236,7 +264,12 @@ class Shapes:
             "tagType": row.tag_type,
             "tag": row.tag,
             "description": row.description,
+            "subscriber_count": str(self.account.tag_counts().get(row.id, 0)),
             "cdate": self.date(row.cdate),
+            "created_timestamp": self.stamp(row.cdate),
+            "updated_timestamp": self.stamp(row.cdate),
+            "created_by": None,
+            "updated_by": None,
             "links": {"contactGoalTags": f"{self.api}/tags/{row.id}/contactGoalTags"},
             "id": str(row.id),
         }

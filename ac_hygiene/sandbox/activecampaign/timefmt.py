@@ -1,7 +1,8 @@
 """Dates the way ActiveCampaign writes and reads them.
 
 ActiveCampaign renders times in the account's own time zone with an offset
-(`2026-01-05T10:11:12-06:00`), a few bookkeeping fields as naive UTC (`2026-01-05 16:11:12`), and
+(`2026-01-05T10:11:12-06:00`), `created_timestamp`-style fields as the same wall-clock time
+without offset, the `*_utc_timestamp` fields as naive UTC (`2026-01-05 16:11:12`), and
 reads `filters[...]` dates as dates *in the account's zone*. Clients that assume UTC get
 off-by-hours bugs at month boundaries, so the sandbox reproduces exactly this.
 """
@@ -27,8 +28,15 @@ def format_ac(ts: int, tz: ZoneInfo) -> str:
 
 
 def format_utc_naive(ts: int) -> str:
-    """`2026-01-05 16:11:12`: the `created_timestamp`-style fields, which are UTC without offset."""
+    """`2026-01-05 16:11:12`: `created_utc_timestamp` and `updated_utc_timestamp` (naive UTC)."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_local_naive(ts: int, tz: ZoneInfo) -> str:
+    """`2026-01-05 10:11:12`: `created_timestamp`/`updated_timestamp`, the account's wall clock
+    without offset (the API reference's membership example: `sdate` 11:17:44-05:00, its
+    `created_timestamp` "11:17:44")."""
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def format_fixture(ts: int) -> str:

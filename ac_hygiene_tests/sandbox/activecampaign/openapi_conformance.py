@@ -64,6 +64,32 @@ SUPPLEMENT: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
+# Record fields the live API returns that the subset's (2018-2021) examples predate, per record
+# type, with their JSON types. Sources: ac_hygiene/sandbox/activecampaign/SHAPES.md. The sandbox
+# must return every one of them (test_conformance), and they count as documented for the checks.
+_AUDIT = {
+    "created_timestamp": {"string"},
+    "updated_timestamp": {"string"},
+    "created_by": {"null", "string"},
+    "updated_by": {"null", "string"},
+}
+LIVE_RECORD_FIELDS: dict[str, dict[str, set[str]]] = {
+    "contact": {
+        **_AUDIT,
+        "email_empty": {"boolean"},
+        "orgname": {"string"},
+        "mpp_tracking": {"string"},
+        "last_click_date": {"null", "string"},
+        "last_open_date": {"null", "string"},
+        "last_mpp_open_date": {"null", "string"},
+    },
+    "contact.links": {"accountContacts": {"string"}, "automationEntryCounts": {"string"}},
+    "list": dict(_AUDIT),
+    "tag": {**_AUDIT, "subscriber_count": {"string"}},
+    "contactTag": dict(_AUDIT),
+    "contactList": dict(_AUDIT),
+}
+
 # Top-level keys whose values are records, and the record type they hold.
 RECORD_TYPES = {
     "contacts": "contact",
@@ -330,6 +356,9 @@ def record_profile() -> dict[str, dict[str, set[str]]]:
                                 for item in items:
                                     if isinstance(item, dict):
                                         _walk_record(profile, _top_kind(key), item)
+    for kind, fields in LIVE_RECORD_FIELDS.items():
+        for name, types in fields.items():
+            profile.setdefault(kind, {}).setdefault(name, set()).update(types)
     return profile
 
 

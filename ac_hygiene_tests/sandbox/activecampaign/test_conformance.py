@@ -18,6 +18,7 @@ from ac_hygiene_tests.sandbox.activecampaign.conftest import client_for
 from ac_hygiene_tests.sandbox.activecampaign.openapi_conformance import (
     assert_request_conforms,
     assert_response_conforms,
+    json_type,
     record_profile,
     spec,
 )
@@ -232,3 +233,66 @@ def test_conformance_check_catches_a_wrong_shape() -> None:
     ):
         with pytest.raises(AssertionError, match=message):
             assert_response_conforms("GET", "/users/me", 200, broken)
+
+
+LIVE_READS = [
+    ("/api/3/contacts", {"limit": 5, "include": "contactTags,contactLists"}, "contacts", "contact"),
+    ("/api/3/contacts/1", {}, "contact", "contact"),
+    ("/api/3/lists", {}, "lists", "list"),
+    ("/api/3/tags", {}, "tags", "tag"),
+    ("/api/3/contactTags", {"limit": 100}, "contactTags", "contactTag"),
+    ("/api/3/contactLists", {"limit": 100}, "contactLists", "contactList"),
+    ("/api/3/contacts", {"limit": 5, "include": "contactTags"}, "contactTags", "contactTag"),
+    ("/api/3/contacts", {"limit": 5, "include": "contactLists"}, "contactLists", "contactList"),
+]
+
+
+@pytest.mark.parametrize(("path", "params", "key", "kind"), LIVE_READS, ids=lambda v: str(v))
+async def test_records_carry_every_field_the_live_api_returns(
+    small_client, path: str, params: dict, key: str, kind: str
+) -> None:
+    """A client that keys on `updated_timestamp` (the Singer tap's bookmark for contacts, lists,
+    contactTags and contactLists) must find it on every row, with the live API's types."""
+    from ac_hygiene_tests.sandbox.activecampaign.openapi_conformance import LIVE_RECORD_FIELDS
+
+    response = await small_client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    value = response.json()[key]
+    records = value if isinstance(value, list) else [value]
+    assert records
+    for record in records:
+        for name, types in LIVE_RECORD_FIELDS[kind].items():
+            assert name in record, f"{path} {key}: {name!r} missing"
+            assert json_type(record[name]) in types, (kind, name, record[name])
+        if kind == "contact" and "links" in record:
+            assert set(LIVE_RECORD_FIELDS["contact.links"]) <= set(record["links"])
+
+
+async def test_timestamps_are_the_accounts_wall_clock_and_counts_add_up(
+    small_client, small_account: SandboxAccount
+) -> None:
+    """`created_timestamp` is `cdate`'s local time without its offset (the reference's
+    membership example); `subscriber_count` is the number of contacts carrying the tag."""
+    contact = (await small_client.get("/api/3/contacts", params={"limit": 1})).json()["contacts"][0]
+    assert contact["cdate"][:19].replace("T", " ") == contact["created_timestamp"]
+    assert contact["udate"][:19].replace("T", " ") == contact["updated_timestamp"]
+    assert contact["email_empty"] is (contact["email"] == "")
+    tags = (await small_client.get("/api/3/tags")).json()["tags"]
+    links = (await small_client.get("/api/3/contactTags", params={"limit": 100})).json()
+    assert int(links["meta"]["total"]) <= 100
+    for tag in tags:
+        carried = [t for t in links["contactTags"] if t["tag"] == tag["id"]]
+        assert tag["subscriber_count"] == str(len(carried))
+        assert tag["cdate"][:19].replace("T", " ") == tag["created_timestamp"]
+
+
+async def test_the_api_root_answers_200_for_a_valid_key_only(
+    small_account: SandboxAccount, make_app
+) -> None:
+    """Clients check credentials with `GET /api/3/` (the Singer tap) and exit on anything else."""
+    app = make_app(small_account)
+    async with client_for(app) as client:
+        assert (await client.get("/api/3/")).status_code == 200
+        assert (await client.get("/api/3")).status_code == 200
+    async with client_for(app, key="f" * 64) as client:
+        assert (await client.get("/api/3/")).status_code == 403
