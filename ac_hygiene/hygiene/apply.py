@@ -251,10 +251,11 @@ class _Applier:
         pending = [r for r in self.state.values() if r.state == PENDING]
         keeps = [r for r in pending if r.action == "keep"]
         imports = [r for r in pending if r.action == "unsubscribe"]
-        if write_back.enabled:
-            imports += keeps
-        else:
-            self.mark([Mark(r.contact_id, DONE, "keep: nothing to write") for r in keeps])
+        marked = [r for r in keeps if write_back.field_title or write_back.tags.get(r.category)]
+        imports += marked
+        marked_ids = {r.contact_id for r in marked}
+        quiet = [r for r in keeps if r.contact_id not in marked_ids]
+        self.mark([Mark(r.contact_id, DONE, "keep: nothing to write") for r in quiet])
         nothing = [r for r in imports if r.action == "unsubscribe" and not r.list_ids]
         self.mark([Mark(r.contact_id, SKIPPED, "no_active_list: nothing in scope") for r in nothing])
         imports = [r for r in imports if not (r.action == "unsubscribe" and not r.list_ids)]
