@@ -543,8 +543,9 @@ async def set_membership(
     )
 
 
-async def ensure_field(client: ActiveCampaignClient, title: str) -> int:
-    """The id of the text custom field titled `title` (case-insensitive), created if missing."""
+async def ensure_field(client: ActiveCampaignClient, title: str, *, create: bool = True) -> int | None:
+    """The id of the text custom field titled `title` (case-insensitive), created if missing
+    (with `create=False`: None if missing)."""
     offset = 0
     while True:
         body = await client.get("/fields", params={"limit": 100, "offset": offset})
@@ -557,6 +558,8 @@ async def ensure_field(client: ActiveCampaignClient, title: str) -> int:
         if len(rows) < 100:
             break
         offset += 100
+    if not create:
+        return None
     body = await client.post("/fields", json={"field": {"title": title, "type": "text"}})
     field_id = to_int(_get(_get(body, "field"), "id"))
     if field_id is None:

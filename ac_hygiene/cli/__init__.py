@@ -16,6 +16,8 @@ _COMMANDS = {
     "verify": "ac_hygiene.cli.verify:verify",
     "demo": "ac_hygiene.cli.demo:demo",
     "register-segments": "ac_hygiene.cli.segments:register_segments",
+    "apply": "ac_hygiene.cli.apply:apply",
+    "restore": "ac_hygiene.cli.restore:restore",
 }
 _SANDBOX_COMMANDS = {
     "serve": "ac_hygiene.cli.sandbox_serve:serve",

@@ -243,11 +243,14 @@ class _Applier:
         await self.recover()
         write_back = self.options.write_back
         if write_back.field_title:
-            if self.options.dry_run:
+            self.requests["GET /fields"] += 1
+            self.field_id = await ensure_field(
+                self.client, write_back.field_title, create=not self.options.dry_run
+            )
+            if self.field_id is None:  # dry run: the field would be created first
+                self.dry.append({"request": "POST /api/3/fields",
+                                 "body": {"field": {"title": write_back.field_title, "type": "text"}}})  # fmt: skip
                 self.field_id = 0
-            else:
-                self.field_id = await ensure_field(self.client, write_back.field_title)
-                self.requests["GET/POST /fields"] += 1
         pending = [r for r in self.state.values() if r.state == PENDING]
         keeps = [r for r in pending if r.action == "keep"]
         imports = [r for r in pending if r.action == "unsubscribe"]
@@ -545,16 +548,18 @@ async def apply_plan(
     """
     options = options or ApplyOptions()
     started = time.monotonic()
-    if options.dry_run or journal is None:
-        rows = [
-            JournalRow(int(r["contact_id"]), r["action"], r["category"], r["email"],
-                       tuple(r["list_ids"] or ()), PENDING, None, None, None, datetime.now(UTC))
-            for r in _journal_rows(plan)
-        ]  # fmt: skip
-        if journal is not None and not options.dry_run:
-            raise AssertionError("unreachable")
-        if journal is None and not options.dry_run:
+    fresh = [
+        JournalRow(int(r["contact_id"]), r["action"], r["category"], r["email"],
+                   tuple(r["list_ids"] or ()), PENDING, None, None, None, datetime.now(UTC))
+        for r in _journal_rows(plan)
+    ]  # fmt: skip
+    if journal is None:
+        if not options.dry_run:
             raise ValueError("a real apply needs the journal (exactly once); pass one")
+        rows = fresh
+    elif options.dry_run:  # what is left to do, the journal untouched
+        done = {r.contact_id: r for r in journal.rows(connection, partition)}
+        rows = [done.get(r.contact_id, r) for r in fresh]
     else:
         journal.register(connection, partition, _journal_rows(plan))
         planned = set(plan["contact_id"].to_list())
