@@ -97,7 +97,9 @@ class ApplyOptions:
     planned_at: datetime | None = None  # subscriptions changed after this are left alone
     write_back: WriteBack = field(default_factory=WriteBack)
     dry_run: bool = False
-    first_poll_s: float = 1.0  # until a batch's real duration has been seen
+    # ActiveCampaign answers `status: false` for about a second after queueing and a batch
+    # takes seconds: polling sooner only costs requests (the next batches and deletes go on).
+    first_poll_s: float = 2.0  # until a batch's real duration has been seen
     import_timeout_s: float = 900.0
 
 
@@ -407,12 +409,17 @@ class _Applier:
                     return
                 await asyncio.sleep(min(b.next_poll for b in self.outstanding) - now)
                 continue
+            # Batches finish in the order they were queued: while the oldest is still running,
+            # asking about the younger ones would only cost requests.
             for batch in due:
-                await self.poll(batch)
+                finished = await self.poll(batch)
+                if not finished:
+                    break
             if not wait:
                 return
 
-    async def poll(self, batch: _Batch) -> None:
+    async def poll(self, batch: _Batch) -> bool:
+        """Poll one batch; True when it is settled (reconciled or given up)."""
         self.requests["GET /import/info"] += 1
         batch.polls += 1
         try:
@@ -422,14 +429,16 @@ class _Applier:
             info = None
             if batch.polls >= 3:
                 self._give_up(batch, "import status unreadable: re-checked on re-run")
-                return
+                return True
         now = time.monotonic()
         if info is None:
             if now - batch.sent_at > self.options.import_timeout_s:
                 self._give_up(batch, "import not finished in time: re-checked on re-run")
-                return
-            batch.next_poll = now + min(5.0, max(0.5, (now - batch.sent_at) * 0.5))
-            return
+                return True
+            batch.next_poll = now + min(5.0, max(0.5, (now - batch.sent_at) * 0.75))
+            for younger in self.outstanding:  # they cannot finish before this one
+                younger.next_poll = max(younger.next_poll, batch.next_poll)
+            return False
         if batch.polls == 1 or self.batch_latency is None:
             latency = now - batch.sent_at
             self.batch_latency = latency if self.batch_latency is None else min(
@@ -437,6 +446,7 @@ class _Applier:
         self.outstanding.remove(batch)
         result = await reconcile_import(self.client, batch.contacts, info)
         self.mark(self._import_marks(result, batch.by_email, batch.batch_id))
+        return True
 
     def _give_up(self, batch: _Batch, detail: str) -> None:
         self.outstanding.remove(batch)
