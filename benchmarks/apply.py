@@ -66,8 +66,9 @@ def build(unsubscribes: int, deletes: int, seed: int) -> tuple[Any, Any]:
     for n in range(unsubscribes + deletes):
         category = "invalid" if n < unsubscribes else "disposable"
         domain = "nomailbox.example" if category == "invalid" else "throwaway.example"
-        contact = account.add_contact(f"person{n}.{rng.randrange(10**6)}@{domain}",
-                                      f"First{n}", f"Last{n}", cdate=before)  # fmt: skip
+        contact = account.add_contact(
+            f"person{n}.{rng.randrange(10**6)}@{domain}", f"First{n}", f"Last{n}", cdate=before
+        )
         lists = sorted(rng.sample(range(1, LISTS + 1), rng.randint(1, 3)))
         for lid in lists:
             account.set_membership(contact.id, lid, 1, now=before)
@@ -81,16 +82,23 @@ def build(unsubscribes: int, deletes: int, seed: int) -> tuple[Any, Any]:
                 "reason": "mailbox_not_found" if category == "invalid" else "disposable",
             }
         )
-    schema = {"contact_id": pl.Int64, "email": pl.String, "category": pl.String,
-              "action": pl.String, "list_ids": pl.List(pl.Int64), "reason": pl.String}  # fmt: skip
+    schema = {
+        "contact_id": pl.Int64,
+        "email": pl.String,
+        "category": pl.String,
+        "action": pl.String,
+        "list_ids": pl.List(pl.Int64),
+        "reason": pl.String,
+    }
     return account, CleanPlan.validate(pl.DataFrame(rows, schema=schema))
 
 
 # -- the child process ------------------------------------------------------------------------
 
 
-async def _worker(url: str, plan_path: str, ledger: str, backups: str, run_id: str,
-                  rate: float, out: str) -> None:  # fmt: skip
+async def _worker(
+    url: str, plan_path: str, ledger: str, backups: str, run_id: str, rate: float, out: str
+) -> None:
     import polars as pl
 
     from ac_hygiene.activecampaign.client import ActiveCampaignClient
@@ -104,23 +112,47 @@ async def _worker(url: str, plan_path: str, ledger: str, backups: str, run_id: s
     async with ActiveCampaignClient(connection, rate=rate) as client:
         with ApplyJournal(ledger) as journal:
             report = await apply_plan(
-                client, plan, journal=journal, connection="bench", partition="2026-12|all",
-                run_id=run_id, backups_dir=Path(backups),
+                client,
+                plan,
+                journal=journal,
+                connection="bench",
+                partition="2026-12|all",
+                run_id=run_id,
+                backups_dir=Path(backups),
                 options=ApplyOptions(planned_at=planned_at, write_back=WriteBack(tags=TAGS)),
                 progress=lambda _: None,
-            )  # fmt: skip
-    Path(out).write_text(json.dumps({"wall_s": report.wall_s, "unresolved": report.unresolved,
-                                     "requests": dict(report.requests)}))  # fmt: skip
+            )
+    Path(out).write_text(
+        json.dumps(
+            {
+                "wall_s": report.wall_s,
+                "unresolved": report.unresolved,
+                "requests": dict(report.requests),
+            }
+        )
+    )
 
 
 def _spawn(url: str, plan: Path, ledger: str, tmp: Path, run_id: str, rate: float) -> tuple:
     out = tmp / f"{run_id}.json"
     env = {**os.environ, "AC_BENCH_KEY": API_KEY, "AC_ALLOW_LOOPBACK": "1"}
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--worker", url, str(plan), ledger, str(tmp / "backups"),
-         run_id, str(rate), str(out)],
-        env=env, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            url,
+            str(plan),
+            ledger,
+            str(tmp / "backups"),
+            run_id,
+            str(rate),
+            str(out),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return proc, out
 
 
@@ -137,8 +169,7 @@ def timed_run(unsubscribes: int, deletes: int, seed: int, tmp: Path) -> dict[str
     app = create_app(account, api_key=API_KEY, rate_limit=RATE_LIMIT, record_requests=True)
     ledger = f"sqlite:///{tmp / 'l1.sqlite'}"
     with serve_in_thread(app) as url:
-        proc, out = _spawn(url, tmp / "plan1.parquet", ledger,
-                           tmp, "timed", DEFAULT_RATE)  # fmt: skip
+        proc, out = _spawn(url, tmp / "plan1.parquet", ledger, tmp, "timed", DEFAULT_RATE)
         _, err = proc.communicate(timeout=3600)
         if proc.returncode != 0:
             raise SystemExit(f"the apply failed: {err[-3000:]}")
@@ -169,8 +200,9 @@ def killed_run(unsubscribes: int, deletes: int, seed: int, tmp: Path, max_k: int
     plan.write_parquet(tmp / "plan2.parquet")
     ledger = f"sqlite:///{tmp / 'l2.sqlite'}"
     k = random.Random(seed).randint(1, max(1, max_k - 1))
-    app = create_app(account, api_key=API_KEY, rate_limit=None, import_delay_s=0.05,
-                     record_requests=True)  # fmt: skip
+    app = create_app(
+        account, api_key=API_KEY, rate_limit=None, import_delay_s=0.05, record_requests=True
+    )
     state = app.state.sandbox
     seen: list[str] = []
     killed = threading.Event()
@@ -207,8 +239,12 @@ def check(account: Any, plan: Any, recorded: list, ledger: str | None) -> bool:
     from ac_hygiene.hygiene.journal import ApplyJournal
 
     deletes = Counter(int(r.path.rsplit("/", 1)[1]) for r in recorded if r.method == "DELETE")
-    imported = Counter(c["email"] for r in recorded if r.path.endswith("/bulk_import")
-                       for c in r.json_body["contacts"])  # fmt: skip
+    imported = Counter(
+        c["email"]
+        for r in recorded
+        if r.path.endswith("/bulk_import")
+        for c in r.json_body["contacts"]
+    )
     planned_emails = set(plan["email"])
     if set(imported) - planned_emails or any(
         r.method == "POST" and not r.path.endswith("/bulk_import") for r in recorded
@@ -245,7 +281,9 @@ def main() -> None:
         asyncio.run(_worker(url, plan, ledger, backups, run_id, float(rate), out))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 + 100 instead of 10,000 + 2,000")
+    parser.add_argument(
+        "--quick", action="store_true", help="2,000 + 100 instead of 10,000 + 2,000"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     unsubscribes, deletes = (2_000, 100) if args.quick else (10_000, 2_000)
@@ -271,7 +309,7 @@ def main() -> None:
             print(f"  {endpoint:40s} {n:6,}")
         print(
             f"  {timed['requests']:,} requests, {timed['requests_per_1000_unsubscribes']} per "
-            f"1,000 unsubscribes (naive client: {timed['naive_requests_per_1000_unsubscribes']:,}); "
+            f"1,000 unsubscribes (naive: {timed['naive_requests_per_1000_unsubscribes']:,}); "
             f"wall {timed['wall_s']} s against a {timed['floor_s']} s floor "
             f"({timed['wall_over_floor']}×); 429s: {timed['http_429']}"
         )

@@ -543,7 +543,9 @@ async def set_membership(
     )
 
 
-async def ensure_field(client: ActiveCampaignClient, title: str, *, create: bool = True) -> int | None:
+async def ensure_field(
+    client: ActiveCampaignClient, title: str, *, create: bool = True
+) -> int | None:
     """The id of the text custom field titled `title` (case-insensitive), created if missing
     (with `create=False`: None if missing)."""
     offset = 0

@@ -105,11 +105,16 @@ def _dry_run(settings: ConnectionSettings, month: str, segment: str, override: s
         async with ActiveCampaignClient(Connection.from_raw(settings.name, url, key)) as client:
             with ApplyJournal(ledger_url()) as journal:
                 return await apply_plan(
-                    client, plan, journal=journal, connection=settings.name,
-                    partition=partition, run_id="dry-run", backups_dir=data_dir() / "backups",
+                    client,
+                    plan,
+                    journal=journal,
+                    connection=settings.name,
+                    partition=partition,
+                    run_id="dry-run",
+                    backups_dir=data_dir() / "backups",
                     options=ApplyOptions(write_back=settings.write_back, dry_run=True),
                     progress=lambda m: click.echo(m, err=True),
-                )  # fmt: skip
+                )
 
     try:
         report = asyncio.run(go())
@@ -176,7 +181,9 @@ def _apply(settings: ConnectionSettings, month: str, segment: str, override: str
         )
     (materialization,) = result.asset_materializations_for_node(f"{settings.name}__applied_actions")
     meta = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-    counts = {k: v for k, v in meta.items() if re.fullmatch(r"(keep|unsubscribe|delete)_\w+", k) and v}
+    counts = {
+        k: v for k, v in meta.items() if re.fullmatch(r"(keep|unsubscribe|delete)_\w+", k) and v
+    }
     click.echo(f"run {result.run_id}: {counts}; {meta['requests_total']} requests")
     click.echo(f"backup of deleted contacts: {meta['backup_file']}")
     if meta.get("unresolved"):

@@ -160,7 +160,9 @@ def guardrail_verdict(result: Any) -> str:
     return "; ".join(parts) or "no guardrail ran"
 
 
-def apply_segments(defs: Any, instance: Any, tick: Any, tags: dict[str, str], results: dict) -> dict:
+def apply_segments(
+    defs: Any, instance: Any, tick: Any, tags: dict[str, str], results: dict
+) -> dict:
     """Apply each segment planned this run (the sandbox is no customer's account)."""
     import dagster as dg
 
@@ -187,8 +189,9 @@ def read_back(account: Any, data_dir: Path, applied: dict) -> dict[str, Any]:
     unsubscribed = deleted = planned_unsub = planned_del = 0
     for partition in (p for p, _ in applied.values()):
         month, segment = partition.split("|")
-        plan = pl.read_parquet(data_dir / "tables" / DEMO_CONNECTION / "clean_plan" / month /
-                               f"{segment}.parquet")  # fmt: skip
+        plan = pl.read_parquet(
+            data_dir / "tables" / DEMO_CONNECTION / "clean_plan" / month / f"{segment}.parquet"
+        )
         with account.lock:
             for cid, action, lists in plan.select("contact_id", "action", "list_ids").iter_rows():
                 if action == "delete":
@@ -224,7 +227,7 @@ def restore_one(data_dir: Path, base_url: str, api_key: str, applied: dict) -> d
             continue
         record = records[0]
 
-        async def go() -> Any:
+        async def go(record: Any = record) -> Any:
             connection = Connection.from_raw(DEMO_CONNECTION, base_url, api_key)
             async with ActiveCampaignClient(connection) as client:
                 return await restore(client, [record])
@@ -234,9 +237,11 @@ def restore_one(data_dir: Path, base_url: str, api_key: str, applied: dict) -> d
             f"restored deleted contact {done.old_id} ({done.email}) from the backup of run "
             f"{result.run_id}: new id {done.new_id}"
         )
-        return {"restored": f"{done.old_id} -> {done.new_id} ({done.email})",
-                "restore_command": f"ac-hygiene restore --connection {DEMO_CONNECTION} "
-                                   f"--run {result.run_id} --contact {done.old_id}"}  # fmt: skip
+        return {
+            "restored": f"{done.old_id} -> {done.new_id} ({done.email})",
+            "restore_command": f"ac-hygiene restore --connection {DEMO_CONNECTION} "
+            f"--run {result.run_id} --contact {done.old_id}",
+        }
     return {}
 
 
@@ -406,9 +411,9 @@ def print_summary(figures: dict[str, Any], data_dir: Path) -> None:
         if "account_deleted" in figures
         else "Nothing new to apply this month (the plans were applied by an earlier run).\n"
     )
+    undo = figures.get("restore_command", "ac-hygiene restore --connection demo --run RUN_ID")
     console.print(
-        applied_line
-        + f"Undo a delete: {figures.get('restore_command', 'ac-hygiene restore --connection demo --run RUN_ID')}\n"
+        applied_line + f"Undo a delete: {undo}\n"
         f"Tables: {data_dir / 'tables' / DEMO_CONNECTION}   ledger: {data_dir / 'ledger.sqlite'}\n"
         f"Next: [bold]./dev ui[/bold] and open {UI_URL} (asset group `{DEMO_CONNECTION}`: "
         "lineage, partitions, checks, the report's metadata). Run the demo again: cache hits, "

@@ -21,8 +21,13 @@ from ac_hygiene.cli.connection import EXIT_BAD_INPUT, _fail, exit_code
 @click.command(name="restore")
 @click.option("--connection", "name", required=True, metavar="NAME", help="Connection name.")
 @click.option("--run", "run_id", required=True, metavar="RUN_ID", help="The apply run's id.")
-@click.option("--contact", "contact_id", type=click.IntRange(min=1), default=None,
-              help="Only this (old) contact id.")  # fmt: skip
+@click.option(
+    "--contact",
+    "contact_id",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only this (old) contact id.",
+)
 def restore(name: str, run_id: str, contact_id: int | None) -> None:
     """Undo deletes: re-create the contacts an apply run deleted, from its backup."""
     from ac_hygiene.activecampaign.client import ActiveCampaignClient

@@ -79,9 +79,10 @@ def report_metadata(report: ApplyReport, override: str | None) -> dict[str, obje
         "requests_total": sum(report.requests.values()),
         "unresolved": report.unresolved,
         "deleted_preview": dg.MetadataValue.md(
-            markdown_table(pl.DataFrame(report.deleted_preview)) if report.deleted_preview
+            markdown_table(pl.DataFrame(report.deleted_preview))
+            if report.deleted_preview
             else "nothing deleted by this run"
-        ),  # fmt: skip
+        ),
         "backup_file": str(report.backup_file) if report.backup_file else "none (no delete)",
         "guardrail_override": override or "",
         "apply_seconds": round(report.wall_s, 2),
@@ -119,9 +120,7 @@ def apply_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         ledger: LedgerResource = context.resources.ledger
         partition = str(context.partition_key)
         override = (config.override_guardrails or context.run.tags.get(OVERRIDE_TAG, "")).strip()
-        findings = guard_findings(
-            plan, verifications, max_change_share=settings.max_change_share
-        )
+        findings = guard_findings(plan, verifications, max_change_share=settings.max_change_share)
         verdict = GuardVerdict(findings, override or None)
         if not verdict.allowed:
             raise dg.Failure(

@@ -31,7 +31,9 @@ def auto_apply_requests(
     applied = instance.get_materialized_partitions(dg.AssetKey([connection, "applied_actions"]))
     requests = []
     for key in sorted(planned - applied):
-        key_month, _, segment = str(key).partition("|")  # `<month>|<segment>`, never a `|` in a segment
+        key_month, _, segment = str(key).partition(
+            "|"
+        )  # `<month>|<segment>`, never a `|` in a segment
         if key_month != month or not segment:
             continue
         parsed = dg.MultiPartitionKey({MONTH: month, SEGMENT: segment})

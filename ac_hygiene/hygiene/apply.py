@@ -118,8 +118,11 @@ class ApplyReport:
 
     def counts(self) -> dict[str, int]:
         """`<action>_<outcome>` counts (every combination present)."""
-        out = {f"{a}_{o}": 0 for a in ("keep", "unsubscribe", "delete") for o in
-               ("done", "skipped", "failed")}  # fmt: skip
+        out = {
+            f"{a}_{o}": 0
+            for a in ("keep", "unsubscribe", "delete")
+            for o in ("done", "skipped", "failed")
+        }
         for action, outcome, n in self.actions.group_by("action", "outcome").len().iter_rows():
             out[f"{action}_{outcome}"] = n
         return out
@@ -150,7 +153,9 @@ def _parse_ac_date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _changed_since(record: ContactRecord, list_ids: Sequence[int] | None, at: datetime | None) -> list[int]:
+def _changed_since(
+    record: ContactRecord, list_ids: Sequence[int] | None, at: datetime | None
+) -> list[int]:
     """Lists (all, or `list_ids`) whose membership changed after `at` (resubscribed by hand...)."""
     if at is None:
         return []
@@ -230,8 +235,13 @@ class _Applier:
         for m in marks:
             old = self.state[m.contact_id]
             self.state[m.contact_id] = JournalRow(
-                **{**old.__dict__, "state": m.state, "detail": m.detail, "batch_id": m.batch_id,
-                   "run_id": self.run_id}  # fmt: skip
+                **{
+                    **old.__dict__,
+                    "state": m.state,
+                    "detail": m.detail,
+                    "batch_id": m.batch_id,
+                    "run_id": self.run_id,
+                }
             )
 
     async def reread(self, ids: Sequence[int]) -> dict[int, ContactRecord]:
@@ -250,8 +260,12 @@ class _Applier:
                 self.client, write_back.field_title, create=not self.options.dry_run
             )
             if self.field_id is None:  # dry run: the field would be created first
-                self.dry.append({"request": "POST /api/3/fields",
-                                 "body": {"field": {"title": write_back.field_title, "type": "text"}}})  # fmt: skip
+                self.dry.append(
+                    {
+                        "request": "POST /api/3/fields",
+                        "body": {"field": {"title": write_back.field_title, "type": "text"}},
+                    }
+                )
                 self.field_id = 0
         pending = [r for r in self.state.values() if r.state == PENDING]
         keeps = [r for r in pending if r.action == "keep"]
@@ -262,13 +276,17 @@ class _Applier:
         quiet = [r for r in keeps if r.contact_id not in marked_ids]
         self.mark([Mark(r.contact_id, DONE, "keep: nothing to write") for r in quiet])
         nothing = [r for r in imports if r.action == "unsubscribe" and not r.list_ids]
-        self.mark([Mark(r.contact_id, SKIPPED, "no_active_list: nothing in scope") for r in nothing])
+        self.mark(
+            [Mark(r.contact_id, SKIPPED, "no_active_list: nothing in scope") for r in nothing]
+        )
         imports = [r for r in imports if not (r.action == "unsubscribe" and not r.list_ids)]
         deletes = [r for r in pending if r.action == "delete"]
         refused = [r for r in deletes if r.category not in DELETABLE_CATEGORIES]
         self.mark(
-            [Mark(r.contact_id, FAILED, f"refused: never delete a {r.category} result")
-             for r in refused]  # fmt: skip
+            [
+                Mark(r.contact_id, FAILED, f"refused: never delete a {r.category} result")
+                for r in refused
+            ]
         )
         deletes = [r for r in deletes if r.category in DELETABLE_CATEGORIES]
         self.progress(
@@ -302,7 +320,9 @@ class _Applier:
                 continue
             batch = [ImportContact(email=r.email or "") for r in members]
             result = await reconcile_import(self.client, batch, info)
-            self.mark(self._import_marks(result, {r.email or "": r.contact_id for r in members}, batch_id))
+            self.mark(
+                self._import_marks(result, {r.email or "": r.contact_id for r in members}, batch_id)
+            )
         if not loose:
             return
         records = await self.reread([r.contact_id for r in loose])
@@ -311,32 +331,41 @@ class _Applier:
             record = records.get(row.contact_id)
             if row.action == "delete":
                 if record is None:
-                    marks.append(Mark(row.contact_id, DONE, "deleted (answer lost; confirmed gone)"))
+                    marks.append(
+                        Mark(row.contact_id, DONE, "deleted (answer lost; confirmed gone)")
+                    )
                 else:
                     marks.append(Mark(row.contact_id, PENDING, "re-check: not deleted yet"))
                 continue
             if record is None:
-                marks.append(Mark(row.contact_id, SKIPPED, "contact_deleted: gone before its write"))
+                marks.append(
+                    Mark(row.contact_id, SKIPPED, "contact_deleted: gone before its write")
+                )
                 continue
             if self._looks_applied(row, record):
-                marks.append(Mark(row.contact_id, DONE, "applied (answer lost; confirmed in account)"))
+                marks.append(
+                    Mark(row.contact_id, DONE, "applied (answer lost; confirmed in account)")
+                )
             else:
                 marks.append(Mark(row.contact_id, PENDING, "re-check: not applied yet"))
         self.mark(marks)
 
     def _looks_applied(self, row: JournalRow, record: ContactRecord) -> bool:
         status = {m.list_id: m.status for m in record.memberships}
-        if row.action == "unsubscribe" and any(status.get(l) == ACTIVE for l in row.list_ids):
+        if row.action == "unsubscribe" and any(status.get(i) == ACTIVE for i in row.list_ids):
             return False
-        if self.options.write_back.enabled and row.action == "keep":
-            return False  # a tag write is state-setting: re-sending it is harmless
-        return True
+        # A keep's tag write is state-setting: re-sending it is harmless.
+        return not (self.options.write_back.enabled and row.action == "keep")
 
     # -- unsubscribes (+ write-back) by bulk import -------------------------------------------
-    def _import_contact(self, row: JournalRow, record: ContactRecord, lists: list[int]) -> ImportContact:
+    def _import_contact(
+        self, row: JournalRow, record: ContactRecord, lists: list[int]
+    ) -> ImportContact:
         wb = self.options.write_back
         tag = wb.tags.get(row.category)
-        fields = ((self.field_id, f"{row.category} {self.today}"),) if self.field_id is not None else ()
+        fields = (
+            ((self.field_id, f"{row.category} {self.today}"),) if self.field_id is not None else ()
+        )
         return ImportContact(
             email=record.email,
             unsubscribe=tuple(lists),
@@ -351,7 +380,9 @@ class _Applier:
             records = await self.reread([r.contact_id for r in chunk])
             skips = []
             for row in chunk:
-                reason, lists = check_contact(row, records.get(row.contact_id), self.options.planned_at)
+                reason, lists = check_contact(
+                    row, records.get(row.contact_id), self.options.planned_at
+                )
                 if reason:
                     skips.append(Mark(row.contact_id, SKIPPED, reason))
                 else:
@@ -374,8 +405,12 @@ class _Applier:
         members, rest = ready[: len(first)], ready[len(first) :]
         by_email = {c.email: row.contact_id for row, c in members}
         if self.options.dry_run:
-            self.dry.append({"request": "POST /api/3/import/bulk_import",
-                             "body": {"contacts": [c.to_json() for c in first]}})  # fmt: skip
+            self.dry.append(
+                {
+                    "request": "POST /api/3/import/bulk_import",
+                    "body": {"contacts": [c.to_json() for c in first]},
+                }
+            )
             self.mark([Mark(r.contact_id, DONE, "dry run: would be imported") for r, _ in members])
             return rest
         self.mark([Mark(r.contact_id, SENDING, "import sent") for r, _ in members])
@@ -385,8 +420,12 @@ class _Applier:
             batch_id = await submit_import(self.client, first)
         except WriteOutcomeUnknown as exc:
             log.warning("bulk import: outcome unknown (%s); re-checked on the next run", exc)
-            self.mark([Mark(r.contact_id, UNKNOWN, "import answer lost: re-checked on re-run")
-                       for r, _ in members])  # fmt: skip
+            self.mark(
+                [
+                    Mark(r.contact_id, UNKNOWN, "import answer lost: re-checked on re-run")
+                    for r, _ in members
+                ]
+            )
             return rest
         except ValidationFailed as exc:
             self.mark([Mark(r.contact_id, FAILED, f"import refused: {exc}") for r, _ in members])
@@ -394,9 +433,7 @@ class _Applier:
         self.mark([Mark(r.contact_id, SENDING, "import queued", batch_id) for r, _ in members])
         now = time.monotonic()
         delay = self.batch_latency if self.batch_latency is not None else self.options.first_poll_s
-        self.outstanding.append(
-            _Batch(batch_id, list(first), by_email, now, now + max(0.2, delay))
-        )
+        self.outstanding.append(_Batch(batch_id, list(first), by_email, now, now + max(0.2, delay)))
         return rest
 
     async def poll_due(self, wait: bool = False) -> None:
@@ -441,8 +478,11 @@ class _Applier:
             return False
         if batch.polls == 1 or self.batch_latency is None:
             latency = now - batch.sent_at
-            self.batch_latency = latency if self.batch_latency is None else min(
-                self.batch_latency * 1.2, max(self.batch_latency, latency))
+            self.batch_latency = (
+                latency
+                if self.batch_latency is None
+                else min(self.batch_latency * 1.2, max(self.batch_latency, latency))
+            )
         self.outstanding.remove(batch)
         result = await reconcile_import(self.client, batch.contacts, info)
         self.mark(self._import_marks(result, batch.by_email, batch.batch_id))
@@ -459,9 +499,14 @@ class _Applier:
         for email, reason in result.failed.items():
             marks.append(Mark(by_email[email], FAILED, f"import failed: {reason}", batch_id))
         for email in result.skipped:
-            marks.append(Mark(by_email[email], SKIPPED,
-                              "excluded_by_account: the import skipped it (exclusion list)",
-                              batch_id))  # fmt: skip
+            marks.append(
+                Mark(
+                    by_email[email],
+                    SKIPPED,
+                    "excluded_by_account: the import skipped it (exclusion list)",
+                    batch_id,
+                )
+            )
         for email in result.unknown:
             marks.append(Mark(by_email[email], UNKNOWN, "import outcome unknown", batch_id))
         return marks
@@ -508,8 +553,9 @@ class _Applier:
         detail = "deleted" if outcome == "deleted" else "deleted (already gone)"
         self.mark([Mark(row.contact_id, DONE, detail)])
         if len(self.deleted) < 20:
-            self.deleted.append({"contact_id": row.contact_id, "email": record.email,
-                                 "category": row.category})  # fmt: skip
+            self.deleted.append(
+                {"contact_id": row.contact_id, "email": record.email, "category": row.category}
+            )
 
 
 def _journal_rows(plan: pl.DataFrame) -> list[dict[str, Any]]:
@@ -529,11 +575,18 @@ def _actions_frame(rows: Sequence[JournalRow]) -> pl.DataFrame:
                 "action": r.action,
                 "outcome": outcome,
                 "detail": detail,
-                "applied_at": r.updated_at if r.updated_at.tzinfo else r.updated_at.replace(tzinfo=UTC),
+                "applied_at": r.updated_at
+                if r.updated_at.tzinfo
+                else r.updated_at.replace(tzinfo=UTC),
             }
         )
-    schema = {"contact_id": pl.Int64, "action": pl.String, "outcome": pl.String,
-              "detail": pl.String, "applied_at": pl.Datetime("us", "UTC")}  # fmt: skip
+    schema = {
+        "contact_id": pl.Int64,
+        "action": pl.String,
+        "outcome": pl.String,
+        "detail": pl.String,
+        "applied_at": pl.Datetime("us", "UTC"),
+    }
     frame = pl.DataFrame(outcomes, schema=schema)
     return AppliedActions.validate(frame)
 
@@ -559,10 +612,20 @@ async def apply_plan(
     options = options or ApplyOptions()
     started = time.monotonic()
     fresh = [
-        JournalRow(int(r["contact_id"]), r["action"], r["category"], r["email"],
-                   tuple(r["list_ids"] or ()), PENDING, None, None, None, datetime.now(UTC))
+        JournalRow(
+            int(r["contact_id"]),
+            r["action"],
+            r["category"],
+            r["email"],
+            tuple(r["list_ids"] or ()),
+            PENDING,
+            None,
+            None,
+            None,
+            datetime.now(UTC),
+        )
         for r in _journal_rows(plan)
-    ]  # fmt: skip
+    ]
     if journal is None:
         if not options.dry_run:
             raise ValueError("a real apply needs the journal (exactly once); pass one")

@@ -97,9 +97,7 @@ class ApplyJournal:
         journal_metadata.create_all(conn, checkfirst=True)
 
     # -- writing --------------------------------------------------------------------------
-    def register(
-        self, connection: str, partition: str, rows: Iterable[dict[str, object]]
-    ) -> int:
+    def register(self, connection: str, partition: str, rows: Iterable[dict[str, object]]) -> int:
         """Add the plan's rows that are not journaled yet (state `pending`); returns how many.
 
         Rows already there keep their state: a re-run never resets what was done.

@@ -28,11 +28,17 @@ async def main(url: str, plan_path: str, ledger: str, backups: str, run_id: str)
     async with ActiveCampaignClient(connection, rate=500.0) as client:
         with ApplyJournal(ledger) as journal:
             report = await apply_plan(
-                client, plan, journal=journal, connection="acme", partition="2026-12|all",
-                run_id=run_id, backups_dir=Path(backups),
-                options=ApplyOptions(planned_at=planned_at, first_poll_s=0.05,
-                                     write_back=WriteBack(tags=tags)),
-            )  # fmt: skip
+                client,
+                plan,
+                journal=journal,
+                connection="acme",
+                partition="2026-12|all",
+                run_id=run_id,
+                backups_dir=Path(backups),
+                options=ApplyOptions(
+                    planned_at=planned_at, first_poll_s=0.05, write_back=WriteBack(tags=tags)
+                ),
+            )
     print(f"unresolved={report.unresolved}", flush=True)
 
 

@@ -44,7 +44,10 @@ def build_account(per_category: dict[str, int]) -> tuple[SandboxAccount, pl.Data
         for _ in range(count):
             n += 1
             contact = account.add_contact(
-                f"user{n}@{DOMAINS[category]}", f"First{n}", f"Last{n}", cdate=BEFORE,
+                f"user{n}@{DOMAINS[category]}",
+                f"First{n}",
+                f"Last{n}",
+                cdate=BEFORE,
                 phone=f"+1555{n:04d}",
             )
             account.set_membership(contact.id, 1, 1, now=BEFORE)
@@ -65,9 +68,15 @@ def build_account(per_category: dict[str, int]) -> tuple[SandboxAccount, pl.Data
             )
     plan = pl.DataFrame(
         rows,
-        schema={"contact_id": pl.Int64, "email": pl.String, "category": pl.String,
-                "action": pl.String, "list_ids": pl.List(pl.Int64), "reason": pl.String},
-    )  # fmt: skip
+        schema={
+            "contact_id": pl.Int64,
+            "email": pl.String,
+            "category": pl.String,
+            "action": pl.String,
+            "list_ids": pl.List(pl.Int64),
+            "reason": pl.String,
+        },
+    )
     return account, CleanPlan.validate(plan)
 
 

@@ -116,7 +116,10 @@ def test_changed_contacts_are_skipped_not_overwritten(sandbox, sqlite_url, tmp_p
     assert outcome(report, inv_resub)[1].startswith("subscription_changed")
     assert outcome(report, dis_email)[1].startswith("email_changed")
     assert outcome(report, dis_resub)[1].startswith("subscription_changed")
-    assert account.membership(inv_resub, 1).status == 1 and account.membership(inv_resub, 2).status == 1
+    assert (
+        account.membership(inv_resub, 1).status == 1
+        and account.membership(inv_resub, 2).status == 1
+    )
     assert account.membership(inv_email, 1).status == 1
     assert dis_email in account.contacts and dis_resub in account.contacts
     assert outcome(report, inv_ok)[0] == "done" and account.membership(inv_ok, 1).status == 2
@@ -156,7 +159,11 @@ def test_backup_delete_restore_gives_back_an_equal_contact(sandbox, sqlite_url, 
 def test_write_back_tags_and_field(sandbox, sqlite_url, tmp_path) -> None:
     account, plan = build_account({"valid": 2, "invalid": 2, "catch_all": 1, "disposable": 1})
     write_back = WriteBack(
-        tags={"valid": "Email: valid", "invalid": "Email: invalid", "catch_all": "Email: catch-all"},
+        tags={
+            "valid": "Email: valid",
+            "invalid": "Email: invalid",
+            "catch_all": "Email: catch-all",
+        },
         field_title="Email verification",
     )
     with sandbox(account=account, import_delay_s=0.02) as sb:
@@ -184,10 +191,15 @@ def test_dry_run_sends_nothing(sandbox, sqlite_url, tmp_path) -> None:
     async def go(sb):
         async with ActiveCampaignClient(sb.connection(), **FAST) as client:
             return await apply_plan(
-                client, plan, journal=None, connection="acme", partition="2026-12|all",
-                run_id="dry", backups_dir=tmp_path / "backups",
+                client,
+                plan,
+                journal=None,
+                connection="acme",
+                partition="2026-12|all",
+                run_id="dry",
+                backups_dir=tmp_path / "backups",
                 options=ApplyOptions(planned_at=PLANNED_AT, dry_run=True),
-            )  # fmt: skip
+            )
 
     with sandbox(account=account) as sb:
         report = asyncio.run(go(sb))

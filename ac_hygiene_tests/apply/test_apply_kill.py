@@ -7,7 +7,6 @@ planned delete, each unsubscribing email in exactly one accepted import, and not
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -33,10 +32,21 @@ def _worker(url, plan_path, ledger, backups, run_id, tags=False):
         **({"AC_TEST_TAGS": "1"} if tags else {}),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "ac_hygiene_tests.apply.apply_worker", url, str(plan_path),
-         ledger, str(backups), run_id],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "ac_hygiene_tests.apply.apply_worker",
+            url,
+            str(plan_path),
+            ledger,
+            str(backups),
+            run_id,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _run_killed_then_resumed(sandbox, tmp_path, k: int, tags: bool = False):
@@ -73,19 +83,20 @@ def _run_killed_then_resumed(sandbox, tmp_path, k: int, tags: bool = False):
 
 
 def _check_exactly_once(account, plan, recorded, ledger, tags=False):
-    deletes = Counter(
-        int(r.path.rsplit("/", 1)[1]) for r in recorded if r.method == "DELETE"
-    )
+    deletes = Counter(int(r.path.rsplit("/", 1)[1]) for r in recorded if r.method == "DELETE")
     imported = Counter(
-        c["email"] for r in recorded if r.path.endswith("/import/bulk_import")
+        c["email"]
+        for r in recorded
+        if r.path.endswith("/import/bulk_import")
         for c in r.json_body["contacts"]
     )
     other_writes = [
-        r for r in recorded
+        r
+        for r in recorded
         if r.method != "GET" and r.method != "DELETE" and not r.path.endswith("/bulk_import")
     ]
     assert other_writes == []
-    for cid, email, category, action in plan.select(
+    for cid, email, _category, action in plan.select(
         "contact_id", "email", "category", "action"
     ).iter_rows():
         if action == "delete":
@@ -108,7 +119,7 @@ def _check_exactly_once(account, plan, recorded, ledger, tags=False):
 
 @pytest.mark.parametrize("k", [1, 3, 4, 5, 9, 14])
 def test_killed_after_kth_request_then_rerun_applies_each_action_once(sandbox, tmp_path, k):
-    account, plan, recorded, ledger, killed_at = _run_killed_then_resumed(sandbox, tmp_path, k)
+    account, plan, recorded, ledger, _ = _run_killed_then_resumed(sandbox, tmp_path, k)
     _check_exactly_once(account, plan, recorded, ledger)
 
 

@@ -34,14 +34,18 @@ def test_refused_plan_is_not_applied_until_overridden(sandbox: Sandbox, env) -> 
     (env / "home").mkdir(parents=True)
     with dg.instance_for_test(temp_dir=str(env / "home")) as instance:
         instance.add_dynamic_partitions("shop__segments", ["all"])
-        segment = execute(defs, instance, dg.RunRequest(job_name="shop__segment_job", partition_key=key))
+        segment = execute(
+            defs, instance, dg.RunRequest(job_name="shop__segment_job", partition_key=key)
+        )
         failed = {e.check_name for e in segment.get_asset_check_evaluations() if not e.passed}
         assert failed == {"change_share_within_limit"}  # blocking: the segment run says so
         assert not segment.success
         plan = pl.read_parquet(env / "tables" / "shop" / "clean_plan" / month / "all.parquet")
 
         writes = _writes(sandbox)
-        refused = execute(defs, instance, dg.RunRequest(job_name="shop__apply_job", partition_key=key))
+        refused = execute(
+            defs, instance, dg.RunRequest(job_name="shop__apply_job", partition_key=key)
+        )
         assert not refused.success
         (failure,) = [e for e in refused.all_events if e.is_step_failure]
         message = failure.step_failure_data.user_failure_data.description
@@ -50,10 +54,14 @@ def test_refused_plan_is_not_applied_until_overridden(sandbox: Sandbox, env) -> 
         assert _writes(sandbox) == writes  # nothing sent
 
         applied = execute(
-            defs, instance,
-            dg.RunRequest(job_name="shop__apply_job", partition_key=key,
-                          tags={OVERRIDE_TAG: "first cleaning of an old list, reviewed"}),
-        )  # fmt: skip
+            defs,
+            instance,
+            dg.RunRequest(
+                job_name="shop__apply_job",
+                partition_key=key,
+                tags={OVERRIDE_TAG: "first cleaning of an old list, reviewed"},
+            ),
+        )
         assert applied.success
         meta = _metadata(applied, "shop__applied_actions")
     assert meta["guardrail_override"] == "first cleaning of an old list, reviewed"

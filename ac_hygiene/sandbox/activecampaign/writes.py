@@ -288,5 +288,7 @@ async def post_field(request: Request) -> JSONResponse:
     if not isinstance(kind, str) or not kind.strip():
         return _missing("type").response
     with account.lock:
-        row = account.add_field(title, kind, perstag=inner.get("perstag") or None, cdate=state.now())
+        row = account.add_field(
+            title, kind, perstag=inner.get("perstag") or None, cdate=state.now()
+        )
         return JSONResponse({"field": shapes.field(row, len(account.fields))}, status_code=201)
