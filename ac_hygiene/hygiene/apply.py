@@ -635,6 +635,7 @@ async def apply_plan(
         rows = [done.get(r.contact_id, r) for r in fresh]
     else:
         journal.register(connection, partition, _journal_rows(plan))
+        journal.replan(connection, partition, _journal_rows(plan))
         planned = set(plan["contact_id"].to_list())
         rows = [r for r in journal.rows(connection, partition) if r.contact_id in planned]
     applier = _Applier(

@@ -131,6 +131,59 @@ class ApplyJournal:
 
         return self.db.run(work)
 
+    def replan(self, connection: str, partition: str, rows: Iterable[dict[str, object]]) -> int:
+        """Bring finished rows in line with a plan made again; returns how many were reopened.
+
+        A row whose action or lists changed (the plan was rebuilt, e.g. after re-verifying) is
+        reopened with the new action; a `failed` row (certainly not applied) is reopened to be
+        tried again. `done` / `skipped` rows of an unchanged action stay finished (never twice),
+        and rows in flight (`sending`, `unknown`) are left for the recovery to settle first.
+        """
+        existing = {r.contact_id: r for r in self.rows(connection, partition)}
+        reopen: list[dict[str, object]] = []
+        for row in rows:
+            old = existing.get(int(row["contact_id"]))  # type: ignore[call-overload]
+            if old is None or old.state not in FINAL_STATES:
+                continue
+            lists = tuple(sorted(int(i) for i in row.get("list_ids") or []))  # type: ignore[union-attr]
+            changed = old.action != row["action"] or old.list_ids != lists
+            if changed or old.state == FAILED:
+                reopen.append({**row, "list_ids": lists})
+        if not reopen:
+            return 0
+        now = utc_now()
+        t = apply_journal.c
+        stmt = (
+            apply_journal.update()
+            .where(
+                t.connection == connection,
+                t.partition == partition,
+                t.contact_id == sa.bindparam("b_contact_id"),
+            )
+            .values(
+                action=sa.bindparam("b_action"),
+                category=sa.bindparam("b_category"),
+                email=sa.bindparam("b_email"),
+                list_ids=sa.bindparam("b_list_ids"),
+                state=PENDING,
+                detail="reopened: plan changed or last attempt failed",
+                batch_id=None,
+                updated_at=now,
+            )
+        )
+        params = [
+            {
+                "b_contact_id": int(r["contact_id"]),  # type: ignore[call-overload]
+                "b_action": str(r["action"]),
+                "b_category": str(r["category"]),
+                "b_email": r.get("email"),
+                "b_list_ids": json.dumps(list(r["list_ids"])),  # type: ignore[call-overload]
+            }
+            for r in reopen
+        ]
+        self.db.run(lambda conn: conn.execute(stmt, params))
+        return len(reopen)
+
     def mark(
         self, connection: str, partition: str, marks: Sequence[Mark], run_id: str | None
     ) -> None:

@@ -211,3 +211,28 @@ def test_dry_run_sends_nothing(sandbox, sqlite_url, tmp_path) -> None:
     assert len(deletes) == 3 and len(imports) == 1
     body = imports[0]["body"]["contacts"]
     assert len(body) == 5 and all(c["unsubscribe"] == [{"listid": 1}, {"listid": 2}] for c in body)
+
+
+def test_a_rebuilt_plan_reopens_only_what_changed(sandbox, db_url, tmp_path) -> None:
+    account, plan = build_account({"valid": 2, "invalid": 2, "disposable": 1})
+    with sandbox(account=account, import_delay_s=0.02) as sb:
+        run_apply(sb, plan, db_url, tmp_path)
+        writes = _writes(sb)
+        # re-verified: a kept contact turns out invalid; everything else as before
+        valid_id = plan.filter(pl.col("category") == "valid")["contact_id"][0]
+        replanned = plan.with_columns(
+            category=pl.when(pl.col("contact_id") == valid_id)
+            .then(pl.lit("invalid"))
+            .otherwise(pl.col("category")),
+            action=pl.when(pl.col("contact_id") == valid_id)
+            .then(pl.lit("unsubscribe"))
+            .otherwise(pl.col("action")),
+            list_ids=pl.when(pl.col("contact_id") == valid_id)
+            .then(pl.lit([1, 2]))
+            .otherwise(pl.col("list_ids")),
+        )
+        report = run_apply(sb, replanned, db_url, tmp_path, run_id="run-2")
+        assert _writes(sb) == writes + 1  # one import, for the one changed contact
+    assert outcome(report, valid_id)[0] == "done"
+    assert account.membership(valid_id, 1).status == 2
+    assert report.sent_by_this_run["DELETE /contacts/{id}"] == 0
