@@ -563,7 +563,13 @@ async def ensure_field(
     if not create:
         return None
     body = await client.post("/fields", json={"field": {"title": title, "type": "text"}})
-    field_id = to_int(_get(_get(body, "field"), "id"))
-    if field_id is None:
-        raise UnexpectedResponse("POST /fields: the answer has no field id")
-    return field_id
+    # The answer is `{"field": {...}}` or, as the reference's example shows, the list of fields.
+    candidates = [_get(body, "field"), *(_get(body, "fields") or [])]
+    for row in candidates:
+        if isinstance(row, Mapping) and str(row.get("title") or "").strip().casefold() == (
+            title.strip().casefold()
+        ):
+            field_id = to_int(row.get("id"))
+            if field_id is not None:
+                return field_id
+    raise UnexpectedResponse("POST /fields: the answer does not show the new field's id")

@@ -275,7 +275,12 @@ async def post_contact(request: Request) -> JSONResponse:
 
 
 async def post_field(request: Request) -> JSONResponse:
-    """`POST /fields`: create a custom field (title and type required)."""
+    """`POST /fields`: create a custom field (title and type required).
+
+    The answer follows the reference's only example for this call, which lists the account's
+    fields (`fieldOptions`, `fieldRels`, `fields`, `meta`) rather than the new one alone; clients
+    find the new field by its title. A title already taken answers 422 `duplicate`.
+    """
     state, shapes = state_of(request), shapes_of(request)
     account = state.account
     try:
@@ -288,7 +293,28 @@ async def post_field(request: Request) -> JSONResponse:
     if not isinstance(kind, str) or not kind.strip():
         return _missing("type").response
     with account.lock:
-        row = account.add_field(
-            title, kind, perstag=inner.get("perstag") or None, cdate=state.now()
+        if any(f.title.casefold() == title.strip().casefold() for f in account.fields.values()):
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "title": "There is already a field with this title",
+                            "detail": f"There is already a field named '{title}' -- choose "
+                            "another name",
+                            "code": "duplicate",
+                        }
+                    ]
+                },
+                422,
+            )
+        account.add_field(title, kind, perstag=inner.get("perstag") or None, cdate=state.now())
+        rows = list(account.fields.values())
+        return JSONResponse(
+            {
+                "fieldOptions": [],
+                "fieldRels": [],
+                "fields": [shapes.field(r, i + 1) for i, r in enumerate(rows)],
+                "meta": {"total": str(len(rows))},
+            },
+            status_code=201,
         )
-        return JSONResponse({"field": shapes.field(row, len(account.fields))}, status_code=201)
