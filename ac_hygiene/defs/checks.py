@@ -18,7 +18,15 @@ from ac_hygiene.defs.partitions import month_segment_partitions
 from ac_hygiene.defs.segment_assets import segment_emails
 from ac_hygiene.hygiene.assessment import assess_plan
 from ac_hygiene.hygiene.guardrails import change_share_finding, refusal_message
-from ac_hygiene.schemas import CleanPlan, Contacts, Fields, Lists, Tags, Verifications
+from ac_hygiene.schemas import (
+    AppliedActions,
+    CleanPlan,
+    Contacts,
+    Fields,
+    Lists,
+    Tags,
+    Verifications,
+)
 
 _ACCOUNT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "lists": Lists,
@@ -29,6 +37,7 @@ _SEGMENT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "segment_contacts": Contacts,
     "verifications": Verifications,
     "clean_plan": CleanPlan,
+    "applied_actions": AppliedActions,
 }
 EXAMPLES = 10
 

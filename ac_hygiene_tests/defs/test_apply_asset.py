@@ -63,6 +63,8 @@ def test_refused_plan_is_not_applied_until_overridden(sandbox: Sandbox, env) -> 
             ),
         )
         assert applied.success
+        (schema,) = applied.get_asset_check_evaluations()
+        assert schema.check_name == "matches_schema" and schema.passed
         meta = _metadata(applied, "shop__applied_actions")
     assert meta["guardrail_override"] == "first cleaning of an old list, reviewed"
     account = sandbox.account
