@@ -119,7 +119,9 @@ async def _worker(
                 partition="2026-12|all",
                 run_id=run_id,
                 backups_dir=Path(backups),
-                options=ApplyOptions(planned_at=planned_at, write_back=WriteBack(tags=TAGS)),
+                options=ApplyOptions(
+                    planned_at=planned_at, write_back=WriteBack(tags=TAGS), lost_import_grace_s=1.0
+                ),
                 progress=lambda _: None,
             )
     Path(out).write_text(

@@ -101,6 +101,8 @@ class ApplyOptions:
     # takes seconds: polling sooner only costs requests (the next batches and deletes go on).
     first_poll_s: float = 2.0  # until a batch's real duration has been seen
     import_timeout_s: float = 900.0
+    # A batch whose answer was lost is judged from the account only once it is this old.
+    lost_import_grace_s: float = 60.0
 
 
 @dataclass
@@ -325,6 +327,7 @@ class _Applier:
             )
         if not loose:
             return
+        await self._let_lost_imports_land(loose)
         records = await self.reread([r.contact_id for r in loose])
         marks = []
         for row in loose:
@@ -349,6 +352,23 @@ class _Applier:
             else:
                 marks.append(Mark(row.contact_id, PENDING, "re-check: not applied yet"))
         self.mark(marks)
+
+    async def _let_lost_imports_land(self, loose: list[JournalRow]) -> None:
+        """An import whose answer was lost may still be queued: reading the contacts before it
+        ran would send its changes a second time. Wait until the newest such batch is
+        `lost_import_grace_s` old before judging it from the account."""
+        sent = [
+            r.updated_at if r.updated_at.tzinfo else r.updated_at.replace(tzinfo=UTC)
+            for r in loose
+            if r.action != "delete"
+        ]
+        if not sent:
+            return
+        age = (datetime.now(UTC) - max(sent)).total_seconds()
+        wait = self.options.lost_import_grace_s - age
+        if wait > 0:
+            self.progress(f"waiting {wait:.0f} s for an import whose answer was lost to finish")
+            await asyncio.sleep(wait)
 
     def _looks_applied(self, row: JournalRow, record: ContactRecord) -> bool:
         status = {m.list_id: m.status for m in record.memberships}

@@ -36,7 +36,10 @@ async def main(url: str, plan_path: str, ledger: str, backups: str, run_id: str)
                 run_id=run_id,
                 backups_dir=Path(backups),
                 options=ApplyOptions(
-                    planned_at=planned_at, first_poll_s=0.05, write_back=WriteBack(tags=tags)
+                    lost_import_grace_s=float(os.environ.get("AC_TEST_GRACE", "0.5")),
+                    planned_at=planned_at,
+                    first_poll_s=0.05,
+                    write_back=WriteBack(tags=tags),
                 ),
             )
     print(f"unresolved={report.unresolved}", flush=True)

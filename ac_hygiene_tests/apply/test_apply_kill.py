@@ -23,8 +23,9 @@ from ac_hygiene_tests.apply.support import PLANNED_AT, build_account
 PLAN = {"invalid": 300, "disposable": 12, "valid": 20, "unknown": 5}
 
 
-def _worker(url, plan_path, ledger, backups, run_id, tags=False):
+def _worker(url, plan_path, ledger, backups, run_id, tags=False, grace=0.5):
     env = {
+        "AC_TEST_GRACE": str(grace),
         **os.environ,
         "AC_TEST_KEY": SANDBOX_KEY,
         "AC_TEST_PLANNED_AT": PLANNED_AT.isoformat(),
@@ -49,13 +50,15 @@ def _worker(url, plan_path, ledger, backups, run_id, tags=False):
     )
 
 
-def _run_killed_then_resumed(sandbox, tmp_path, k: int, tags: bool = False):
+def _run_killed_then_resumed(
+    sandbox, tmp_path, k: int, tags: bool = False, import_delay_s: float = 0.02, grace=0.5
+):
     account, plan = build_account(PLAN)
     plan_path = tmp_path / "plan.parquet"
     plan.write_parquet(plan_path)
     ledger = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     backups = tmp_path / "backups"
-    with sandbox(account=account, import_delay_s=0.02, record_requests=True) as sb:
+    with sandbox(account=account, import_delay_s=import_delay_s, record_requests=True) as sb:
         state = sb.app.state.sandbox
         seen: list[str] = []
         killed = threading.Event()
@@ -74,7 +77,7 @@ def _run_killed_then_resumed(sandbox, tmp_path, k: int, tags: bool = False):
         assert killed.is_set(), f"the worker finished before request {k}: {err[-2000:]}"
         assert proc.returncode == -signal.SIGKILL
         state.request_hook = None
-        again = _worker(sb.url, plan_path, ledger, backups, "run-b", tags)
+        again = _worker(sb.url, plan_path, ledger, backups, "run-b", tags, grace)
         out, err = again.communicate(timeout=120)
         assert again.returncode == 0, err[-3000:]
         assert "unresolved=0" in out
@@ -128,3 +131,14 @@ def test_killed_after_kth_request_then_rerun_applies_each_action_once(sandbox, t
 def test_killed_with_write_back_tags(sandbox, tmp_path, k):
     account, plan, recorded, ledger, _ = _run_killed_then_resumed(sandbox, tmp_path, k, tags=True)
     _check_exactly_once(account, plan, recorded, ledger, tags=True)
+
+
+def test_a_lost_import_still_queued_is_not_sent_twice(sandbox, tmp_path):
+    """Killed right after the server queued a batch (the answer lost) while the batch takes ~3 s
+    to run: the re-run waits for it to land instead of reading the contacts too early and
+    importing them a second time."""
+    account, plan, recorded, ledger, killed = _run_killed_then_resumed(
+        sandbox, tmp_path, 4, import_delay_s=1.0, grace=5.0
+    )
+    assert killed.endswith("/import/bulk_import")
+    _check_exactly_once(account, plan, recorded, ledger)
