@@ -411,6 +411,9 @@ class _Applier:
             while len(ready) >= MAX_CONTACTS_PER_IMPORT:
                 ready = await self.send_batches(ready, final=False)
             await self.poll_due()
+            done = start + len(chunk)
+            if done % 2_000 < READ_CHUNK and done < len(rows):
+                self.progress(f"imports: {done:,} / {len(rows):,} contacts re-checked and queued")
         while ready:
             ready = await self.send_batches(ready, final=True)
 
@@ -548,6 +551,9 @@ class _Applier:
                 assert record is not None
                 await self.delete_one(row, record)
                 await self.poll_due()
+            done = start + len(chunk)
+            if done % 500 < READ_CHUNK and done < len(rows):
+                self.progress(f"deletes: {done:,} / {len(rows):,} handled")
 
     async def delete_one(self, row: JournalRow, record: ContactRecord) -> None:
         path = f"/contacts/{row.contact_id}"
