@@ -30,7 +30,9 @@ from typing import Any, Literal
 
 import yaml
 
-from ac_hygiene.hygiene.policy import CleanPolicy, PolicyError
+from ac_hygiene.hygiene.apply import WriteBack
+from ac_hygiene.hygiene.guardrails import DEFAULT_MAX_CHANGE_SHARE
+from ac_hygiene.hygiene.policy import CATEGORIES, CleanPolicy, PolicyError
 
 CONNECTIONS_ENV = "AC_HYGIENE_CONNECTIONS"
 DEFAULT_CONNECTIONS_FILE = Path("connections.yaml")
@@ -54,12 +56,15 @@ _KEYS = (
     "policy",
     "auto_apply",
     "new_contacts",
+    "write_back",
+    "max_change_share",
 )
 _NEW_CONTACTS_KEYS = ("interval_hours", "overlap_minutes")
 DEFAULT_NEW_CONTACTS_INTERVAL_HOURS = 6.0
 DEFAULT_NEW_CONTACTS_OVERLAP_MINUTES = 15
 #: Shortest watch interval: each tick costs requests of the account's 5/s, shared with everything.
 MIN_NEW_CONTACTS_INTERVAL_HOURS = 0.25
+DEFAULT_TAG_PREFIX = "ac-hygiene: "
 _EXAMPLE = """connections:
   - name: acme
     api_url_env: ACME_AC_API_URL
@@ -100,6 +105,47 @@ class ConnectionSettings:
     policy: CleanPolicy = field(default_factory=CleanPolicy)
     auto_apply: bool = False
     new_contacts: NewContactsSettings = field(default_factory=NewContactsSettings)
+    write_back: WriteBack = field(default_factory=WriteBack)
+    max_change_share: float = DEFAULT_MAX_CHANGE_SHARE
+
+
+def parse_write_back(raw: Any) -> WriteBack:
+    """`write_back:` of a connection (off when absent). Raises ValueError saying what is wrong.
+
+    `tags: true` tags each contact `ac-hygiene: <category>`; `tags: {invalid: "Bad email", ...}`
+    names them (categories left out get no tag); `field: "Email status"` writes
+    `<category> <YYYY-MM-DD>` to that text custom field (created when missing).
+    """
+    if raw is None or raw is False:
+        return WriteBack()
+    if not isinstance(raw, Mapping) or set(map(str, raw)) - {"tags", "field"}:
+        raise ValueError(
+            "`write_back` must be a mapping with `tags` (true, or {category: tag name}) and/or "
+            "`field` (a custom field title)"
+        )
+    tags_raw = raw.get("tags", False)
+    if tags_raw is True:
+        tags = {c: f"{DEFAULT_TAG_PREFIX}{c}" for c in CATEGORIES}
+    elif tags_raw in (False, None):
+        tags = {}
+    elif isinstance(tags_raw, Mapping):
+        unknown = sorted(set(map(str, tags_raw)) - set(CATEGORIES))
+        if unknown:
+            raise ValueError(
+                f"`write_back.tags`: unknown categor(ies) {', '.join(unknown)}; "
+                f"known: {', '.join(CATEGORIES)}"
+            )
+        tags = {}
+        for category, name in tags_raw.items():
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"`write_back.tags.{category}` must be a non-empty tag name")
+            tags[str(category)] = name.strip()
+    else:
+        raise ValueError("`write_back.tags` must be true, false or {category: tag name}")
+    field_raw = raw.get("field")
+    if field_raw is not None and (not isinstance(field_raw, str) or not field_raw.strip()):
+        raise ValueError("`write_back.field` must be the title of a text custom field")
+    return WriteBack(tags=tags, field_title=field_raw.strip() if field_raw else None)
 
 
 @dataclass(frozen=True)
@@ -214,6 +260,17 @@ def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
     auto_apply = raw.get("auto_apply", False)
     if not isinstance(auto_apply, bool):
         raise _fail(source, where, f"`auto_apply` must be true or false, got {auto_apply!r}")
+    try:
+        write_back = parse_write_back(raw.get("write_back"))
+    except ValueError as exc:
+        raise _fail(source, where, str(exc)) from None
+    share = raw.get("max_change_share", DEFAULT_MAX_CHANGE_SHARE)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise _fail(
+            source,
+            where,
+            f"`max_change_share` must be a share between 0 and 1 (e.g. 0.2), got {share!r}",
+        )
     raw_policy = raw.get("policy")
     try:
         # An empty `policy:` means the defaults; `false`, `0` or `""` is a mistake, not "none".
@@ -239,6 +296,8 @@ def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
         policy=policy,
         auto_apply=auto_apply,
         new_contacts=new_contacts,
+        write_back=write_back,
+        max_change_share=float(share),
     )
 
 
@@ -319,6 +378,11 @@ def load_connections(
 def demo_connections() -> ConnectionsConfig:
     """The single sandbox connection of `ac-hygiene demo`."""
     settings = ConnectionSettings(
-        name=DEMO_CONNECTION, api_url_env=DEMO_URL_ENV, api_key_env=DEMO_KEY_ENV
+        name=DEMO_CONNECTION,
+        api_url_env=DEMO_URL_ENV,
+        api_key_env=DEMO_KEY_ENV,
+        # The generated sandbox account is about a fifth invalid or disposable by design (a
+        # never-cleaned list), over the 20% a monthly cleaning should change.
+        max_change_share=0.35,
     )
     return ConnectionsConfig(connections=(settings,), source="built-in demo connection")

@@ -51,6 +51,11 @@ def test_demo_twice_is_idempotent_and_leaves_a_browsable_instance(tmp_path: Path
     # The generated API key (64 hex digits) is never printed; its last 4 characters may be.
     assert not re.search(r"[0-9a-f]{32}", first.stdout + first.stderr)
 
+    deleted = figure(first.stdout, "account after apply: deleted")
+    done, planned = re.match(r"([\d,]+) of ([\d,]+) planned", deleted).groups()
+    assert done == planned and int(planned) > 0
+    assert "restored from backup" in first.stdout
+
     second = run_demo(data)
     assert second.returncode == 0, second.stderr[-3000:]
     again = figure(second.stdout, "credits charged by this run")
@@ -62,7 +67,8 @@ def test_demo_twice_is_idempotent_and_leaves_a_browsable_instance(tmp_path: Path
     assert (home / "dagster.yaml").resolve() == (ROOT / "dagster.yaml").resolve()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(tags={DEMO_TAG: "true"}))
-        assert len(runs) == 6 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        # each demo: account tables, segment, report, apply (the second apply sends nothing)
+        assert len(runs) == 8 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         report = instance.get_latest_materialization_event(dg.AssetKey(["demo", "hygiene_report"]))
         assert report.asset_materialization.metadata["credits_used"].value == charged
         assert "all" in instance.get_dynamic_partitions("demo__segments")

@@ -87,7 +87,12 @@ def _definitions(threshold: int) -> Any:
     from ac_hygiene.defs.build import build_definitions
 
     settings = ConnectionSettings(
-        CONNECTION, URL_ENV, KEY_ENV, segment_by="tag", threshold=threshold
+        CONNECTION,
+        URL_ENV,
+        KEY_ENV,
+        segment_by="tag",
+        threshold=threshold,
+        max_change_share=0.5,  # the generated account is ~20% dirty by design (guardrail: 20%)
     )
     return build_definitions(ConnectionsConfig((settings,), source="benchmark"))
 

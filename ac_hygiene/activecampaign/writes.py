@@ -338,3 +338,238 @@ async def delete_contact(
     except NotFound:
         return "already_gone"
     return "deleted"
+
+
+# -- the apply step's building blocks ----------------------------------------------------------
+# Re-read before writing, one import batch at a time (so the caller can journal its id before
+# waiting), and what a restore needs (create a contact, find or create a custom field).
+
+READ_BACK_PAGE = 100  # ids[] per GET /contacts: the endpoint's maximum page
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One list membership as ActiveCampaign holds it (status 0-3, dates as the API gives them)."""
+
+    list_id: int
+    status: int
+    sdate: str | None = None
+    udate: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    """A contact in full: what a delete loses and a restore must give back."""
+
+    contact_id: int
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    udate: str | None = None
+    memberships: tuple[Membership, ...] = ()
+    tag_ids: tuple[int, ...] = ()
+    field_values: tuple[tuple[int, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "contact_id": self.contact_id,
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "phone": self.phone,
+            "udate": self.udate,
+            "memberships": [m.__dict__ for m in self.memberships],
+            "tag_ids": list(self.tag_ids),
+            "field_values": [[fid, value] for fid, value in self.field_values],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ContactRecord:
+        return cls(
+            contact_id=int(data["contact_id"]),
+            email=str(data["email"]),
+            first_name=str(data.get("first_name") or ""),
+            last_name=str(data.get("last_name") or ""),
+            phone=str(data.get("phone") or ""),
+            udate=data.get("udate"),
+            memberships=tuple(Membership(**m) for m in data.get("memberships") or []),
+            tag_ids=tuple(int(t) for t in data.get("tag_ids") or []),
+            field_values=tuple((int(f), str(v)) for f, v in data.get("field_values") or []),
+        )
+
+
+async def read_contacts(
+    client: ActiveCampaignClient, contact_ids: Sequence[int]
+) -> tuple[dict[int, ContactRecord], int]:
+    """The contacts that still exist among `contact_ids`, in full; and the requests made.
+
+    `ids[]` with `include=contactLists,contactTags,fieldValues`, 100 a request: one request
+    re-reads 100 contacts with everything a backup needs. A missing id is simply absent.
+    """
+    found: dict[int, ContactRecord] = {}
+    requests = 0
+    unique = sorted({int(i) for i in contact_ids})
+    for start in range(0, len(unique), READ_BACK_PAGE):
+        chunk = unique[start : start + READ_BACK_PAGE]
+        requests += 1
+        body = await client.get(
+            "/contacts",
+            params={
+                "ids[]": chunk,
+                "limit": READ_BACK_PAGE,
+                "include": "contactLists,contactTags,fieldValues",
+            },
+        )
+        wanted = set(chunk)
+        lists: dict[int, list[Membership]] = {}
+        tags: dict[int, list[int]] = {}
+        values: dict[int, list[tuple[int, str]]] = {}
+        for row in _get(body, "contactLists") or []:
+            cid, lid, status = (to_int(row.get(k)) for k in ("contact", "list", "status"))
+            if cid is not None and lid is not None and status is not None:
+                lists.setdefault(cid, []).append(
+                    Membership(lid, status, row.get("sdate"), row.get("udate"))
+                )
+        for row in _get(body, "contactTags") or []:
+            cid, tid = to_int(row.get("contact")), to_int(row.get("tag"))
+            if cid is not None and tid is not None:
+                tags.setdefault(cid, []).append(tid)
+        for row in _get(body, "fieldValues") or []:
+            cid, fid = to_int(row.get("contact")), to_int(row.get("field"))
+            if cid is not None and fid is not None:
+                values.setdefault(cid, []).append((fid, str(row.get("value") or "")))
+        for contact in _get(body, "contacts") or []:
+            cid = to_int(_get(contact, "id"))
+            if cid is None or cid not in wanted:
+                continue
+            found[cid] = ContactRecord(
+                contact_id=cid,
+                email=str(contact.get("email") or ""),
+                first_name=str(contact.get("firstName") or ""),
+                last_name=str(contact.get("lastName") or ""),
+                phone=str(contact.get("phone") or ""),
+                udate=contact.get("udate"),
+                memberships=tuple(sorted(lists.get(cid, []), key=lambda m: m.list_id)),
+                tag_ids=tuple(sorted(set(tags.get(cid, [])))),
+                field_values=tuple(sorted(values.get(cid, []))),
+            )
+    return found, requests
+
+
+async def submit_import(client: ActiveCampaignClient, batch: Sequence[ImportContact]) -> str:
+    """Queue ONE bulk-import batch (≤ 250 contacts, < 400,000 bytes) and return its batch id.
+
+    Not retried after an uncertain failure (`WriteOutcomeUnknown` reaches the caller, who
+    re-checks the contacts before re-sending). A batch refused as a whole raises
+    `ValidationFailed` (nothing was queued).
+    """
+    if not batch:
+        raise ValueError("an import batch needs at least one contact")
+    if len(split_batches(batch)) != 1:
+        raise ValueError("the batch is over 250 contacts or 400,000 bytes: split it first")
+    body = await client.post(
+        "/import/bulk_import",
+        json={"contacts": [c.to_json() for c in batch]},
+        extra_limiter=client.bulk_import_limiter,
+    )
+    batch_id = str(_get(body, "batchId") or "")
+    if not batch_id:
+        raise UnexpectedResponse("POST /import/bulk_import: the answer has no batchId")
+    return batch_id
+
+
+async def import_status(client: ActiveCampaignClient, batch_id: str) -> Mapping[str, Any] | None:
+    """One `/import/info` read: the info when the batch is final, else None (still running)."""
+    info = await client.get("/import/info", params={"batchId": batch_id})
+    status = _get(info, "status")
+    if isinstance(status, str) and status.lower() in FINAL_IMPORT_STATUSES:
+        return info  # type: ignore[return-value]
+    return None
+
+
+async def reconcile_import(
+    client: ActiveCampaignClient, batch: Sequence[ImportContact], info: Mapping[str, Any]
+) -> ImportResult:
+    """Each email of a finished batch sorted into imported / failed / skipped."""
+    result = ImportResult()
+    await _reconcile(client, list(batch), info, result)
+    return result
+
+
+async def create_contact(client: ActiveCampaignClient, record: ContactRecord) -> int:
+    """`POST /contacts` with the record's name and phone; returns the new id.
+
+    Not retried blindly (a second POST could create a twin): an uncertain failure raises
+    `WriteOutcomeUnknown` and the caller looks the email up before trying again.
+    """
+    body = await client.post(
+        "/contacts",
+        json={
+            "contact": {
+                "email": record.email,
+                "firstName": record.first_name,
+                "lastName": record.last_name,
+                "phone": record.phone,
+            }
+        },
+    )
+    new_id = to_int(_get(_get(body, "contact"), "id"))
+    if new_id is None:
+        raise UnexpectedResponse("POST /contacts: the answer has no contact id")
+    return new_id
+
+
+async def find_contact_ids(client: ActiveCampaignClient, email: str) -> list[int]:
+    """Ids of the contacts whose email is exactly `email` (the search itself ignores case)."""
+    body = await client.get("/contacts", params={"email": email, "limit": 100})
+    return [
+        cid
+        for contact in _get(body, "contacts") or []
+        if str(contact.get("email") or "") == email and (cid := to_int(contact.get("id")))
+    ]
+
+
+async def set_membership(
+    client: ActiveCampaignClient, contact_id: int, list_id: int, status: int
+) -> None:
+    """Subscribe (1) or unsubscribe (2) a contact on one list. Idempotent."""
+    if status not in (1, 2):
+        raise ValueError("the API sets list status 1 (active) or 2 (unsubscribed) only")
+    await client.post(
+        "/contactLists",
+        json={"contactList": {"list": int(list_id), "contact": int(contact_id), "status": status}},
+        idempotent=True,
+    )
+
+
+async def ensure_field(
+    client: ActiveCampaignClient, title: str, *, create: bool = True
+) -> int | None:
+    """The id of the text custom field titled `title` (case-insensitive), created if missing
+    (with `create=False`: None if missing)."""
+    offset = 0
+    while True:
+        body = await client.get("/fields", params={"limit": 100, "offset": offset})
+        rows = _get(body, "fields") or []
+        for row in rows:
+            if str(row.get("title") or "").strip().casefold() == title.strip().casefold():
+                field_id = to_int(row.get("id"))
+                if field_id is not None:
+                    return field_id
+        if len(rows) < 100:
+            break
+        offset += 100
+    if not create:
+        return None
+    body = await client.post("/fields", json={"field": {"title": title, "type": "text"}})
+    # The answer is `{"field": {...}}` or, as the reference's example shows, the list of fields.
+    candidates = [_get(body, "field"), *(_get(body, "fields") or [])]
+    for row in candidates:
+        if isinstance(row, Mapping) and str(row.get("title") or "").strip().casefold() == (
+            title.strip().casefold()
+        ):
+            field_id = to_int(row.get("id"))
+            if field_id is not None:
+                return field_id
+    raise UnexpectedResponse("POST /fields: the answer does not show the new field's id")

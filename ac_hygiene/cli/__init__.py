@@ -19,6 +19,8 @@ _COMMANDS = {
     "credits": "ac_hygiene.cli.credits:credits_group",
     "ui": "ac_hygiene.cli.ui:ui",
     "with-demo": "ac_hygiene.cli.ui:with_demo",
+    "apply": "ac_hygiene.cli.apply:apply",
+    "restore": "ac_hygiene.cli.restore:restore",
 }
 _SANDBOX_COMMANDS = {
     "serve": "ac_hygiene.cli.sandbox_serve:serve",

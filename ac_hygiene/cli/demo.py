@@ -145,12 +145,110 @@ def _check_failures(result: Any) -> list[str]:
     ]
 
 
+def guardrail_verdict(result: Any) -> str:
+    """One line: what the blocking guardrail checks on the plan said."""
+    parts = []
+    for e in result.get_asset_check_evaluations():
+        if e.check_name == "plan_looks_sane":
+            parts.append("plan looks sane" if e.passed else "plan SUSPECT (refused)")
+        elif e.check_name == "change_share_within_limit":
+            share, limit = e.metadata["share"].value, e.metadata["limit"].value
+            verdict = "within" if e.passed else "OVER (refused)"
+            parts.append(f"changes {share:.0%} of the segment, {verdict} the {limit:.0%} limit")
+    return "; ".join(parts) or "no guardrail ran"
+
+
+def apply_segments(
+    defs: Any, instance: Any, tick: Any, tags: dict[str, str], results: dict
+) -> dict:
+    """Apply each segment planned this run (the sandbox is no customer's account)."""
+    import dagster as dg
+
+    from ac_hygiene.defs.connection import apply_job_name, segment_job_name
+    from ac_hygiene.defs.local_runs import execute, segment_of
+
+    applied = {}
+    for request in tick.of_job(segment_job_name(DEMO_CONNECTION)):
+        segment = segment_of(request)
+        _say(f"guardrail verdict for {segment}: {guardrail_verdict(results[segment])}")
+        _say(f"applying the plan of {segment} to the sandbox account (unsubscribe, backup, delete)")
+        run = dg.RunRequest(
+            job_name=apply_job_name(DEMO_CONNECTION), partition_key=request.partition_key
+        )
+        results[f"apply {segment}"] = result = execute(defs, instance, run, tags)
+        applied[segment] = (str(request.partition_key), result)
+    return applied
+
+
+def read_back(account: Any, data_dir: Path, applied: dict) -> dict[str, Any]:
+    """The account's state after the apply, read from the sandbox, against the plans."""
+    import polars as pl
+
+    unsubscribed = deleted = planned_unsub = planned_del = 0
+    for partition in (p for p, _ in applied.values()):
+        month, segment = partition.split("|")
+        plan = pl.read_parquet(
+            data_dir / "tables" / DEMO_CONNECTION / "clean_plan" / month / f"{segment}.parquet"
+        )
+        with account.lock:
+            for cid, action, lists in plan.select("contact_id", "action", "list_ids").iter_rows():
+                if action == "delete":
+                    planned_del += 1
+                    deleted += cid not in account.contacts
+                elif action == "unsubscribe":
+                    planned_unsub += 1
+                    unsubscribed += cid in account.contacts and all(
+                        (m := account.membership(cid, lid)) is not None and m.status == 2
+                        for lid in lists
+                    )
+    return {
+        "account_unsubscribed": unsubscribed,
+        "account_deleted": deleted,
+        "planned_unsubscribe": planned_unsub,
+        "planned_delete": planned_del,
+        "apply_runs": {s: r.run_id for s, (_, r) in applied.items()},
+    }
+
+
+def restore_one(data_dir: Path, base_url: str, api_key: str, applied: dict) -> dict[str, Any]:
+    """Undo one delete from the backup, as `ac-hygiene restore --contact` does."""
+    import asyncio
+
+    from ac_hygiene.activecampaign.client import ActiveCampaignClient
+    from ac_hygiene.activecampaign.connection import Connection
+    from ac_hygiene.hygiene.restore import RestoreError, backup_records, restore
+
+    for _, result in applied.values():
+        try:
+            records = backup_records(data_dir / "backups", DEMO_CONNECTION, result.run_id)
+        except RestoreError:
+            continue
+        record = records[0]
+
+        async def go(record: Any = record) -> Any:
+            connection = Connection.from_raw(DEMO_CONNECTION, base_url, api_key)
+            async with ActiveCampaignClient(connection) as client:
+                return await restore(client, [record])
+
+        (done,) = asyncio.run(go())
+        _say(
+            f"restored deleted contact {done.old_id} ({done.email}) from the backup of run "
+            f"{result.run_id}: new id {done.new_id}"
+        )
+        return {
+            "restored": f"{done.old_id} -> {done.new_id} ({done.email})",
+            "restore_command": f"ac-hygiene restore --connection {DEMO_CONNECTION} "
+            f"--run {result.run_id} --contact {done.old_id}",
+        }
+    return {}
+
+
 def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> dict[str, Any]:
     """The demo proper; returns the figures the summary prints."""
     import dagster as dg
 
     from ac_hygiene.cli.sandbox_env import demo_world, save_settings
-    from ac_hygiene.config import demo_connections
+    from ac_hygiene.config import DEMO_KEY_ENV, demo_connections
     from ac_hygiene.defs.build import build_definitions
     from ac_hygiene.defs.connection import (
         account_job_name,
@@ -203,6 +301,13 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
             results["report"] = execute(
                 defs, instance, request, tags, run_id=planned_by.run_id(request)
             )
+        applied = apply_segments(defs, instance, first, tags, results)
+        if applied:
+            figures_after = read_back(app.state.sandbox.account, data_dir, applied)
+            api_key = world.env[DEMO_KEY_ENV]
+            figures_after.update(restore_one(data_dir, world.api_url, api_key, applied))
+        else:
+            figures_after = {}
         stats = app.state.sandbox.stats
 
     failed = {name: r for name, r in results.items() if not r.success}
@@ -236,6 +341,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
                 "unknown_not_charged",
             ):
                 figures[key] = figures.get(key, 0) + int(value)
+    figures.update(figures_after)
     if "report" in results:
         report = _metadata(results["report"], node + "hygiene_report")
         figures["credits_used_this_month"] = report.get("credits_used")
@@ -278,11 +384,29 @@ def print_summary(figures: dict[str, Any], data_dir: Path) -> None:
             f"credits used in {figures.get('report_month')}",
             f"{figures['credits_used_this_month']:,}",
         )
+    if "account_deleted" in figures:
+        table.add_row(
+            "account after apply: unsubscribed",
+            f"{figures['account_unsubscribed']:,} of {figures['planned_unsubscribe']:,} planned",
+        )
+        table.add_row(
+            "account after apply: deleted",
+            f"{figures['account_deleted']:,} of {figures['planned_delete']:,} planned",
+        )
+    if figures.get("restored"):
+        table.add_row("restored from backup", figures["restored"])
     table.add_row("ActiveCampaign requests", f"{figures['requests']:,}")
     table.add_row("time", f"{figures['seconds']:.1f} s")
     console.print(table)
+    applied_line = (
+        "The plan was applied to the SANDBOX account (the demo's own; for a real connection a "
+        "person applies after review: `ac-hygiene apply`, or `auto_apply: true`).\n"
+        if "account_deleted" in figures
+        else "Nothing new to apply this month (the plans were applied by an earlier run).\n"
+    )
+    undo = figures.get("restore_command", "ac-hygiene restore --connection demo --run RUN_ID")
     console.print(
-        "Nothing was applied to the account: plans are reviewed first (auto-apply is off).\n"
+        applied_line + f"Undo a delete: {undo}\n"
         f"Tables: {data_dir / 'tables' / DEMO_CONNECTION}   ledger: {data_dir / 'ledger.sqlite'}\n"
         f"Next: [bold]./dev ui[/bold] and open {UI_URL} (asset group `{DEMO_CONNECTION}`: "
         "lineage, partitions, checks, the report's metadata). Run the demo again: cache hits, "

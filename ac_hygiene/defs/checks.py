@@ -16,7 +16,17 @@ from ac_hygiene.defs.account_assets import ACCOUNT_TABLES
 from ac_hygiene.defs.metadata import markdown_table
 from ac_hygiene.defs.partitions import month_segment_partitions
 from ac_hygiene.defs.segment_assets import segment_emails
-from ac_hygiene.schemas import CleanPlan, Contacts, Fields, Lists, Tags, Verifications
+from ac_hygiene.hygiene.assessment import assess_plan
+from ac_hygiene.hygiene.guardrails import change_share_finding, refusal_message
+from ac_hygiene.schemas import (
+    AppliedActions,
+    CleanPlan,
+    Contacts,
+    Fields,
+    Lists,
+    Tags,
+    Verifications,
+)
 
 _ACCOUNT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "lists": Lists,
@@ -27,6 +37,7 @@ _SEGMENT_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "segment_contacts": Contacts,
     "verifications": Verifications,
     "clean_plan": CleanPlan,
+    "applied_actions": AppliedActions,
 }
 EXAMPLES = 10
 
@@ -93,6 +104,32 @@ def every_email_verified(results: pl.DataFrame, contacts: pl.DataFrame) -> dg.As
     )
 
 
+def plan_looks_sane(plan: pl.DataFrame, verifications: pl.DataFrame) -> dg.AssetCheckResult:
+    """The plan guard (`assess_plan`): a plan shaped like a verifier failure fails, blocking."""
+    assessment = assess_plan(plan, verifications)
+    return dg.AssetCheckResult(
+        passed=assessment.ok,
+        description=None if assessment.ok else refusal_message(assessment.findings),
+        metadata={"assessment": dg.MetadataValue.json(assessment.as_metadata())},
+    )
+
+
+def change_share_within_limit(plan: pl.DataFrame, max_share: float) -> dg.AssetCheckResult:
+    """Unsubscribe + Delete at most `max_share` of the segment's contacts."""
+    finding = change_share_finding(plan, max_share)
+    changes = plan.filter(pl.col("action") != "keep").height
+    return dg.AssetCheckResult(
+        passed=finding is None,
+        description=None if finding is None else refusal_message((finding,)),
+        metadata={
+            "changes": changes,
+            "contacts": plan.height,
+            "share": round(changes / plan.height, 4) if plan.height else 0.0,
+            "limit": max_share,
+        },
+    )
+
+
 def _schema_check(
     key: dg.AssetKey,
     model: type[pa.DataFrameModel],
@@ -155,4 +192,37 @@ def connection_checks(settings: ConnectionSettings) -> list[dg.AssetChecksDefini
     def _every_email_verified(results: pl.DataFrame, contacts: pl.DataFrame) -> dg.AssetCheckResult:
         return every_email_verified(results, contacts)
 
-    return [*checks, _plan_matches_segment, _every_email_verified]
+    @dg.asset_check(
+        asset=dg.AssetKey([connection, "clean_plan"]),
+        name="plan_looks_sane",
+        description=(
+            "The plan guard: a plan shaped like a verifier or network failure (most probes "
+            "unknown, invalids for DNS reasons, one big domain failing alike) is refused."
+        ),
+        blocking=True,
+        partitions_def=partitions,
+        additional_ins={"verifications": dg.AssetIn(key=[connection, "verifications"])},
+    )
+    def _plan_looks_sane(plan: pl.DataFrame, verifications: pl.DataFrame) -> dg.AssetCheckResult:
+        return plan_looks_sane(plan, verifications)
+
+    @dg.asset_check(
+        asset=dg.AssetKey([connection, "clean_plan"]),
+        name="change_share_within_limit",
+        description=(
+            f"Unsubscribe + Delete at most {settings.max_change_share:.0%} of the segment "
+            "(applying more needs an explicit, recorded override)."
+        ),
+        blocking=True,
+        partitions_def=partitions,
+    )
+    def _change_share(plan: pl.DataFrame) -> dg.AssetCheckResult:
+        return change_share_within_limit(plan, settings.max_change_share)
+
+    return [
+        *checks,
+        _plan_matches_segment,
+        _every_email_verified,
+        _plan_looks_sane,
+        _change_share,
+    ]

@@ -15,6 +15,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.account_assets import ACCOUNT_TABLES, account_assets
+from ac_hygiene.defs.apply_assets import apply_assets
 from ac_hygiene.defs.checks import connection_checks
 from ac_hygiene.defs.new_contacts_sensor import new_contacts_defs
 from ac_hygiene.defs.report_assets import report_assets
@@ -34,6 +35,10 @@ def account_job_name(connection: str) -> str:
 
 def report_job_name(connection: str) -> str:
     return f"{connection}__report_job"
+
+
+def apply_job_name(connection: str) -> str:
+    return f"{connection}__apply_job"
 
 
 @dataclass(frozen=True)
@@ -73,17 +78,26 @@ def connection_defs(settings: ConnectionSettings) -> ConnectionDefs:
         description=f"The monthly hygiene report of {connection!r}.",
     )
     watch = new_contacts_defs(settings)  # the new-contacts watch: window assets, job, sensor
+    apply_job = dg.define_asset_job(
+        apply_job_name(connection),
+        selection=_selection(connection, ("applied_actions",)),
+        tags=tags,
+        description=(
+            f"Apply one reviewed clean plan of {connection!r} to ActiveCampaign (guardrails first)."
+        ),
+    )
     return ConnectionDefs(
         assets=[
             *account_assets(settings),
             *segment_assets(settings),
             *report_assets(settings),
             *watch.assets,
+            *apply_assets(settings),
         ],
         checks=[*connection_checks(settings), *watch.checks],
-        jobs=[segment_job, account_job, report_job, watch.job],
+        jobs=[segment_job, account_job, report_job, apply_job, watch.job],
         sensors=[
-            build_monthly_sensor(settings, segment_job, account_job, report_job),
+            build_monthly_sensor(settings, segment_job, account_job, report_job, apply_job),
             watch.sensor,
         ],
         resources={activecampaign_resource_key(connection): activecampaign_resource(settings)},

@@ -29,6 +29,7 @@ import polars as pl
 from ac_hygiene.activecampaign.client import ActiveCampaignClient
 from ac_hygiene.activecampaign.reads import count, fetch_lists, fetch_tags
 from ac_hygiene.config import ConnectionSettings
+from ac_hygiene.defs.auto_apply import auto_apply_requests
 from ac_hygiene.defs.partitions import current_month, month_segment_key, segments_name
 from ac_hygiene.defs.resources import ActiveCampaignResource, activecampaign_resource_key
 from ac_hygiene.defs.tags import CONNECTION_TAG
@@ -136,6 +137,7 @@ def build_monthly_sensor(
     segment_job: UnresolvedAssetJobDefinition,
     account_job: UnresolvedAssetJobDefinition,
     report_job: UnresolvedAssetJobDefinition,
+    apply_job: UnresolvedAssetJobDefinition | None = None,
 ) -> dg.SensorDefinition:
     connection = settings.name
     resource_key = activecampaign_resource_key(connection)
@@ -147,7 +149,7 @@ def build_monthly_sensor(
             f"Plans the month for connection {connection!r}: one `all` run under "
             f"{settings.threshold:,} contacts, else one run per {settings.segment_by}."
         ),
-        jobs=[segment_job, account_job, report_job],
+        jobs=[segment_job, account_job, report_job, *([apply_job] if apply_job else [])],
         minimum_interval_seconds=TICK_INTERVAL_S,
         default_status=dg.DefaultSensorStatus.STOPPED,
         required_resource_keys={resource_key},
@@ -161,6 +163,7 @@ def build_monthly_sensor(
             report_job.name,
             plan_key,
             resource_key,
+            apply_job=apply_job.name if apply_job else None,
         )
 
     return monthly_plan
@@ -175,6 +178,7 @@ def plan_tick(
     plan_key: dg.AssetKey,
     resource_key: str,
     now: datetime | None = None,
+    apply_job: str | None = None,
 ) -> dg.SensorResult:
     """One evaluation of the sensor (a function of its own so tests can pin the month)."""
     connection = settings.name
@@ -227,6 +231,7 @@ def plan_tick(
             )
             cursor.report = True
 
+    requests += auto_apply_requests(context, settings, apply_job, month, tags)  # auto_apply only
     context.log.info(
         f"{connection} {month}: {shape.contacts:,} contacts (threshold {settings.threshold:,}); "
         f"{len(planned)} segment(s) planned, {len(requests)} run(s) requested, "

@@ -58,7 +58,7 @@ def test_month_on_an_ephemeral_instance(sandbox: Sandbox, env: Path) -> None:
     assert all(r.success for r in results.values())
     segment = results[key]
     assert all(e.passed for e in segment.get_asset_check_evaluations())
-    assert len(segment.get_asset_check_evaluations()) == 5
+    assert len(segment.get_asset_check_evaluations()) == 7
 
     tables = env / "tables" / "shop"
     contacts = Contacts.validate(
@@ -125,7 +125,8 @@ def test_single_list_backfill_from_the_cli(sandbox: Sandbox, env: Path, tmp_path
     home = tmp_path / "home"
     home.mkdir()
     (tmp_path / "connections.yaml").write_text(
-        f"connections: [{{name: shop, api_url_env: {URL_ENV}, api_key_env: {KEY_ENV}}}]"
+        f"connections: [{{name: shop, api_url_env: {URL_ENV}, api_key_env: {KEY_ENV}, "
+        "max_change_share: 0.5}]"  # the generated account is ~20% dirty by design
     )
     month = current_month()
     with dg.instance_for_test(temp_dir=str(home)) as instance:

@@ -150,6 +150,8 @@ class SandboxGuard:
         if roll.kind == "truncated":
             stats.count_fault("truncated")
             send = _truncating(send)
+        if state.request_hook is not None:
+            send = _hooked(send, state.request_hook, method, path)
         await self.app(scope, receive, _with_headers(send, headers))
 
     async def _fault(
@@ -223,5 +225,17 @@ def _truncating(send: Send) -> Send:
         headers.append((b"content-length", str(len(cut)).encode()))
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": cut})
+
+    return wrapped
+
+
+def _hooked(send: Send, hook: Callable[[str, str], None], method: str, path: str) -> Send:
+    """Call `hook(method, path)` once the handler has applied the request, before its answer
+    goes out: a test that kills its client there makes a write whose answer was lost."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            hook(method, path)
+        await send(message)
 
     return wrapped

@@ -58,6 +58,9 @@ class SandboxState:
             deque(maxlen=RECORD_LIMIT) if record_requests else None
         )
         self._api_key = api_key.encode()
+        # Called as hook(method, path) after a request was applied, before its answer is sent
+        # (tests kill a client there to lose the answer of a write).
+        self.request_hook: Callable[[str, str], None] | None = None
 
     def __repr__(self) -> str:
         rate = self.limiter.rate if self.limiter else None

@@ -214,3 +214,107 @@ async def bulk_import(request: Request) -> JSONResponse:
     if body.get("message") == RATE_LIMITED:
         state.stats.import_rate_limited += 1
     return JSONResponse(body, status)
+
+
+async def post_contact(request: Request) -> JSONResponse:
+    """`POST /contacts`: create a contact (restore uses it). An exact duplicate email answers 422
+    `duplicate`, as ActiveCampaign does; `fieldValues` in the body are set with the contact."""
+    state, shapes = state_of(request), shapes_of(request)
+    account = state.account
+    try:
+        inner = await _body_object(request, "contact")
+    except _BadBody as bad:
+        return bad.response
+    email = inner.get("email")
+    if not isinstance(email, str) or "@" not in email.strip():
+        return _invalid("email", "Email address is not valid.").response
+    raw_values = inner.get("fieldValues") or []
+    if not isinstance(raw_values, list):
+        return _invalid("fieldValues", "fieldValues must be an array").response
+    with account.lock:
+        if any(c.email == email for c in account.find_by_email(email)):
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "title": "Email address already exists in the system.",
+                            "detail": "",
+                            "code": "duplicate",
+                            "source": {"pointer": "/data/attributes/email"},
+                        }
+                    ]
+                },
+                422,
+            )
+        values: list[tuple[int, str]] = []
+        for item in raw_values:
+            field_id = item.get("field") if isinstance(item, dict) else None
+            try:
+                fid = int(str(field_id))
+            except ValueError:
+                return _invalid("fieldValues", f"unknown field {field_id!r}").response
+            if fid not in account.fields:
+                return not_found("Field", fid)
+            values.append((fid, "" if item.get("value") is None else str(item.get("value"))))
+        now = state.now()
+        row = account.add_contact(
+            email,
+            str(inner.get("firstName") or ""),
+            str(inner.get("lastName") or ""),
+            phone=str(inner.get("phone") or ""),
+            cdate=now,
+        )
+        rendered_values = []
+        for fid, value in values:
+            fv = account.set_field_value(row.id, fid, value, now=now)
+            rendered = shapes.field_value(fv)
+            rendered_values.append(rendered)
+        return JSONResponse(
+            {"fieldValues": rendered_values, "contact": shapes.contact(row)}, status_code=201
+        )
+
+
+async def post_field(request: Request) -> JSONResponse:
+    """`POST /fields`: create a custom field (title and type required).
+
+    The answer follows the reference's only example for this call, which lists the account's
+    fields (`fieldOptions`, `fieldRels`, `fields`, `meta`) rather than the new one alone; clients
+    find the new field by its title. A title already taken answers 422 `duplicate`.
+    """
+    state, shapes = state_of(request), shapes_of(request)
+    account = state.account
+    try:
+        inner = await _body_object(request, "field")
+    except _BadBody as bad:
+        return bad.response
+    title, kind = inner.get("title"), inner.get("type")
+    if not isinstance(title, str) or not title.strip():
+        return _missing("title").response
+    if not isinstance(kind, str) or not kind.strip():
+        return _missing("type").response
+    with account.lock:
+        if any(f.title.casefold() == title.strip().casefold() for f in account.fields.values()):
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "title": "There is already a field with this title",
+                            "detail": f"There is already a field named '{title}' -- choose "
+                            "another name",
+                            "code": "duplicate",
+                        }
+                    ]
+                },
+                422,
+            )
+        account.add_field(title, kind, perstag=inner.get("perstag") or None, cdate=state.now())
+        rows = list(account.fields.values())
+        return JSONResponse(
+            {
+                "fieldOptions": [],
+                "fieldRels": [],
+                "fields": [shapes.field(r, i + 1) for i, r in enumerate(rows)],
+                "meta": {"total": str(len(rows))},
+            },
+            status_code=201,
+        )

@@ -126,6 +126,28 @@ CASES = [
         example="Other Error",
         imports_before=100,
     ),
+    Case(
+        "POST",
+        "/contacts",
+        201,
+        "/contacts",
+        body={
+            "contact": {
+                "email": "johndoe@example.com",
+                "firstName": "John",
+                "lastName": "Doe",
+                "phone": "7223224241",
+                "fieldValues": [{"field": "1", "value": "The Value for First Field"}],
+            }
+        },
+    ),
+    Case(
+        "POST",
+        "/fields",
+        201,
+        "/fields",
+        body={"field": {"type": "text", "title": "Email verification"}},
+    ),
     Case("GET", "/import/info", 200, "/import/info", {"batchId": "<batch>"}),
     Case("GET", "/import/info", 400, "/import/info"),
 ]
