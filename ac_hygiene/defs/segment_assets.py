@@ -27,7 +27,7 @@ from ac_hygiene.defs.resources import (
 from ac_hygiene.defs.settings import checkpoint_dir
 from ac_hygiene.defs.tags import CONNECTION_TAG
 from ac_hygiene.hygiene.assessment import assess_plan
-from ac_hygiene.hygiene.cache import SqlResultCache
+from ac_hygiene.hygiene.cache import SqlResultCache, uncache_suspect_batch
 from ac_hygiene.hygiene.ledger import CreditLedger
 from ac_hygiene.hygiene.plan import build_clean_plan, plan_summary
 from ac_hygiene.schemas import PLAN_ACTIONS, PLAN_CATEGORIES, VERIFICATION_STATUSES
@@ -149,6 +149,7 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
             )
         finally:
             cache.close()
+        uncache_suspect_batch(url, results, settings.policy, log=context.log.warning)
         elapsed = time.monotonic() - started
         with CreditLedger(url) as credits:
             charge = credits.charge(connection, month, results, run_id=context.run.run_id)
