@@ -16,6 +16,7 @@ _COMMANDS = {
     "verify": "ac_hygiene.cli.verify:verify",
     "demo": "ac_hygiene.cli.demo:demo",
     "register-segments": "ac_hygiene.cli.segments:register_segments",
+    "backfill": "ac_hygiene.cli.backfill:backfill",
 }
 _SANDBOX_COMMANDS = {
     "serve": "ac_hygiene.cli.sandbox_serve:serve",

@@ -149,9 +149,8 @@ def _check_failures(result: Any) -> list[str]:
 
 def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> dict[str, Any]:
     """The demo proper; returns the figures the summary prints."""
-    import dagster as dg
-
     from ac_hygiene.activecampaign.api_key import ApiKey
+    from ac_hygiene.cli.instance import check_instance_yaml, open_instance
     from ac_hygiene.config import demo_connections
     from ac_hygiene.defs.build import build_definitions
     from ac_hygiene.defs.connection import (
@@ -167,6 +166,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
 
     home = dagster_home(data_dir)
     linked = ensure_instance_config(home, project_yaml)
+    check_instance_yaml(home)  # before any server starts: a broken file is one line
     api_key = secrets.token_hex(32)
     started = time.monotonic()
     with ExitStack() as stack:
@@ -191,7 +191,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
             }
         )
 
-        instance = stack.enter_context(dg.DagsterInstance.get())
+        instance = stack.enter_context(open_instance())
         _say(f"Dagster instance: {home} (dagster.yaml: {linked})")
         recovered = recover_stale_runs(instance)
         if recovered:
@@ -315,9 +315,12 @@ def print_summary(figures: dict[str, Any], data_dir: Path) -> None:
 )
 def demo(contacts: int, seed: int, data_dir: Path | None) -> None:
     """Run the whole pipeline against local sandbox servers and print what it found."""
+    from ac_hygiene.cli.params import utf8_path
     from ac_hygiene.defs.settings import DATA_DIR_ENV
 
     data_dir = (data_dir or Path(os.environ.get(DATA_DIR_ENV) or "data")).absolute()
+    utf8_path(data_dir, "--data-dir (or AC_HYGIENE_DATA_DIR)")
+    utf8_path(os.environ.get("DAGSTER_HOME", ""), "DAGSTER_HOME")
     if sys.platform == "win32":  # fcntl locks and the sandbox servers need a POSIX system
         raise click.ClickException("the demo needs Linux or macOS")
     with single_demo(data_dir):

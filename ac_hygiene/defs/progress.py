@@ -68,7 +68,6 @@ class PageLogger:
             f"{pages_rate:.1f} pages/s{_eta(page.contacts, page.total, contacts_rate)}"
         )
 
-
     def summary(self, contacts: int, elapsed_s: float) -> str:
         """The closing line: `contacts` extracted, and how many pages this attempt read."""
         done = f"{self._label}: {contacts:,} contacts"

@@ -227,9 +227,7 @@ def test_transient_reasons_are_never_stored_whatever_the_status(cache):
 
 
 def _batch(kinds: dict[str, int]) -> pl.DataFrame:
-    pairs = [
-        (f"user{i}@d{i % 7}.example", kind) for kind, n in kinds.items() for i in range(n)
-    ]
+    pairs = [(f"user{i}@d{i % 7}.example", kind) for kind, n in kinds.items() for i in range(n)]
     fresh = datetime.now(UTC)  # the cache's real clock judges freshness here
     return verifications_frame([(f"{kind}.{e}", kind) for e, kind in pairs], checked_at=fresh)
 
