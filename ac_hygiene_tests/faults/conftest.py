@@ -91,6 +91,22 @@ def api() -> Iterator[Api]:
         yield Api(account=account, base_url=base_url, api_key=api_key, app=app)
 
 
+def fault_definitions(ledger_url: str, **settings: object) -> dg.Definitions:
+    """The code location of the suite: one connection, credentials in FAULT_AC_API_URL/KEY."""
+    connection = ConnectionSettings(
+        name=CONNECTION,
+        api_url_env=URL_ENV,
+        api_key_env=KEY_ENV,
+        **settings,  # type: ignore[arg-type]
+    )
+    return build_definitions(
+        ConnectionsConfig(connections=(connection,), source="fault suite"),
+        io_manager=ParquetIOManager(),
+        verifier=VerifierResource(),
+        ledger=LedgerResource(url=ledger_url),
+    )
+
+
 @dataclass
 class Deployment:
     """One deployment of the code location: its environment, ledger database and data dir."""
@@ -109,18 +125,7 @@ class Deployment:
         self.monkeypatch.setenv("AC_HYGIENE_DNS", getattr(self.resolvers, which))
 
     def definitions(self, **settings: object) -> dg.Definitions:
-        connection = ConnectionSettings(
-            name=CONNECTION,
-            api_url_env=URL_ENV,
-            api_key_env=KEY_ENV,
-            **settings,  # type: ignore[arg-type]
-        )
-        return build_definitions(
-            ConnectionsConfig(connections=(connection,), source="fault suite"),
-            io_manager=ParquetIOManager(),
-            verifier=VerifierResource(),
-            ledger=LedgerResource(url=self.ledger_url),
-        )
+        return fault_definitions(self.ledger_url, **settings)
 
     def run_segment(
         self, defs: dg.Definitions, instance: dg.DagsterInstance, segment: str = "all"
