@@ -16,7 +16,9 @@ Where the file is looked for, first match wins:
    the demo's lineage and runs.
 
 This module knows nothing of Dagster: it parses and validates, with messages that name the file,
-the entry and the fix.
+the entry and the fix. The YAML is read with the safe loader and its aliases bounded
+(`safe_load_bounded`: a 255-byte alias bomb would otherwise expand to half a million values and
+print a 25 MB error), and values quoted in messages are shortened.
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def test_sandbox_serve_account_fixture_errors(
     fixture = tmp_path / "account.json"
     fixture.write_bytes(content)
     code, output = run(["sandbox", "serve", "--port", "0", "--account", str(fixture)])
-    assert code == 1
+    assert code == 2
     assert expected in one_line(output)
 
 

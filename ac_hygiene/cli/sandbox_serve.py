@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ac_hygiene.cli.params import FiniteFloat, one_line
+from ac_hygiene.cli.params import BadInput, FiniteFloat, one_line
 
 DEFAULT_PORT = 8765
 
@@ -149,18 +149,18 @@ def serve(
         try:
             account = load_account(account_path)
         except FixtureError as error:
-            raise click.ClickException(one_line(error)) from None
+            raise BadInput(one_line(error)) from None
         except UnicodeDecodeError as error:
-            raise click.ClickException(
+            raise BadInput(
                 f"{account_path}: not UTF-8 text ({error.reason} at byte {error.start}); an "
                 "account fixture is UTF-8 JSON"
             ) from None
         except OSError as error:
-            raise click.ClickException(
+            raise BadInput(
                 f"cannot read {account_path} ({error.strerror or error})"
             ) from None
         except (ValueError, TypeError, KeyError, AttributeError) as error:
-            raise click.ClickException(
+            raise BadInput(
                 one_line(
                     f"{account_path}: not an account fixture ({type(error).__name__}: {error})"
                 )
