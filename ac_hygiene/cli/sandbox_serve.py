@@ -156,9 +156,7 @@ def serve(
                 "account fixture is UTF-8 JSON"
             ) from None
         except OSError as error:
-            raise BadInput(
-                f"cannot read {account_path} ({error.strerror or error})"
-            ) from None
+            raise BadInput(f"cannot read {account_path} ({error.strerror or error})") from None
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             raise BadInput(
                 one_line(
