@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from ac_hygiene.defs.local_runs import tick
+from ac_hygiene.defs.settings import checkpoint_dir
 from ac_hygiene.hygiene.db import Database
 from ac_hygiene.hygiene.ledger import CreditLedger, billing_key_expr
 from ac_hygiene.hygiene.tables import verification_cache
@@ -91,6 +93,14 @@ def process_listing() -> str:
         except OSError:  # the process ended meanwhile
             continue
     return "\n".join(lines)
+
+
+def checkpointed_pages(directory: Path) -> int:
+    """Pages the extraction's checkpoint state records (0 before the first is committed)."""
+    try:
+        return int(json.loads((directory / "state.json").read_text())["pages"])
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def wait_for(condition, what: str, timeout_s: float = 90.0) -> None:
@@ -237,6 +247,8 @@ def test_a_run_killed_during_extraction_heals_and_the_next_run_resumes(
     deployment: Deployment, api: Api, tmp_path: Path
 ) -> None:
     home = persistent_home(tmp_path)
+    # A slow API (1.5 s an answer) so that the kill lands inside segment_contacts; the same
+    # server serves the re-run, since the checkpoint belongs to the account's API URL.
     api_key, app, server = serve_account(api.account, faults=Faults(p_slow=1.0, slow_s=1.5))
     with server as base_url:
         deployment.point_at(Api(api.account, base_url, api_key, app))
@@ -249,21 +261,21 @@ def test_a_run_killed_during_extraction_heals_and_the_next_run_resumes(
                     lambda: storage.get_concurrency_info(POOL).active_slot_count == 1,
                     "segment_contacts to hold the account's pool slot",
                 )
-                time.sleep(2)  # a page or two into the checkpoint
+            checkpoint = checkpoint_dir(CONNECTION, month(), "all")
+            wait_for(lambda: checkpointed_pages(checkpoint) >= 1, "a checkpointed page")
         finally:
             kill(worker)
-    deployment.point_at(api)  # the healthy API from here on
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        (dead,) = instance.get_runs()
-        assert instance.get_concurrency_info if False else True
-        tick(deployment.definitions(), instance, CONNECTION)  # the next sensor tick
-    rerun = start_worker(deployment, home)
-    try:
-        output, _ = rerun.communicate(timeout=75)  # "within a minute", plus the run itself
-    except subprocess.TimeoutExpired:
-        kill(rerun)
-        pytest.fail("the next run of the connection waited on the dead run's pool slot")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            (dead,) = instance.get_runs()
+            tick(deployment.definitions(), instance, CONNECTION)  # the next sensor tick
+        rerun = start_worker(deployment, home)
+        try:
+            output, _ = rerun.communicate(timeout=90)  # "within a minute", plus the run itself
+        except subprocess.TimeoutExpired:
+            kill(rerun)
+            pytest.fail("the next run of the connection waited on the dead run's pool slot")
     assert rerun.returncode == 0, output[-3000:]
+    assert "from checkpoint" in output or "from the checkpoint" in output  # resumed, not redone
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
         assert instance.event_log_storage.get_concurrency_info(POOL).active_slot_count == 0
