@@ -24,7 +24,7 @@ class BadInput(click.ClickException):
 class FiniteFloat(click.FloatRange):
     """A `FloatRange` that refuses `nan` and `inf` with a message saying what is expected."""
 
-    name = "finite float"
+    name = "float"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if _non_finite(value):
