@@ -16,13 +16,16 @@ Where the file is looked for, first match wins:
    the demo's lineage and runs.
 
 This module knows nothing of Dagster: it parses and validates, with messages that name the file,
-the entry and the fix.
+the entry and the fix. The YAML is read with the safe loader and its aliases bounded
+(`safe_load_bounded`: a 255-byte alias bomb would otherwise expand to half a million values and
+print a 25 MB error), and values quoted in messages are shortened.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +166,77 @@ class ConnectionsConfig:
         raise KeyError(f"no connection named {name!r} in {self.source} (known: {known})")
 
 
+_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 2, 4, 4, 4
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 60, 60, 40
+_MAX_MESSAGE = 300
+# A connections file has a few entries; more expanded nodes than this is an alias bomb (a few
+# hundred bytes of `&a [*b, *b, ...]` that expand to billions of nodes).
+MAX_YAML_NODES = 100_000
+
+
+def _show(value: Any) -> str:
+    """A value as it appears in an error message: its repr, shortened (it may be enormous)."""
+    return _REPR.repr(value)
+
+
+def _clip(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _MAX_MESSAGE else flat[: _MAX_MESSAGE - 1] + "…"
+
+
+def _expanded_nodes(node: yaml.Node, limit: int) -> int:
+    """How many nodes the document has once every alias is expanded, stopping past `limit`.
+
+    Sizes are memoized per node, so a bomb is measured in time proportional to its text, not
+    to its expansion; a node that contains itself (a recursive alias) counts as over the limit.
+    """
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+
+    def size(current: yaml.Node) -> int:
+        key = id(current)
+        if key in sizes:
+            return sizes[key]
+        if key in busy:
+            return limit + 1
+        busy.add(key)
+        total = 1
+        if isinstance(current, yaml.SequenceNode):
+            children: list[yaml.Node] = list(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            children = [part for pair in current.value for part in pair]
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > limit:
+                break
+        busy.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(node)
+
+
+def safe_load_bounded(text: str, source: str, max_nodes: int = MAX_YAML_NODES) -> Any:
+    """`yaml.safe_load` that refuses documents whose aliases expand past `max_nodes` nodes."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_nodes(node, max_nodes) > max_nodes:
+            raise ConnectionsConfigError(
+                f"{source}: the YAML expands to more than {max_nodes:,} values through its "
+                "aliases (&anchor / *alias) or refers to itself; write the values out "
+                "instead of nesting aliases"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def _fail(source: str, where: str, problem: str) -> ConnectionsConfigError:
     return ConnectionsConfigError(f"{source}: {where}: {problem}")
 
@@ -173,7 +247,7 @@ def _env_name(raw: Any, source: str, where: str, key: str) -> str:
             source,
             where,
             f"`{key}` must be the NAME of an environment variable (e.g. ACME_AC_API_KEY), "
-            f"got {raw!r}. Put the value itself in the environment, never in this file.",
+            f"got {_show(raw)}. Put the value itself in the environment, never in this file.",
         )
     return raw
 
@@ -233,13 +307,13 @@ def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
         raise _fail(source, where, f"expected a mapping like:\n{_EXAMPLE}")
     name = raw.get("name")
     if isinstance(name, str):
-        where = f"connection {name!r}"
+        where = f"connection {_show(name)}"
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise _fail(
             source,
             where,
             f"`name` must be 1-40 lowercase letters, digits or underscores starting with a letter "
-            f"(it prefixes asset keys), got {name!r}",
+            f"(it prefixes asset keys), got {_show(name)}",
         )
     unknown = sorted(set(map(str, raw)) - set(_KEYS))
     if unknown:
@@ -251,15 +325,17 @@ def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
             raise _fail(source, where, f"`{key}` is missing")
     segment_by = raw.get("segment_by", "tag")
     if segment_by not in ("tag", "list"):
-        raise _fail(source, where, f"`segment_by` must be `tag` or `list`, got {segment_by!r}")
+        raise _fail(source, where, f"`segment_by` must be `tag` or `list`, got {_show(segment_by)}")
     threshold = raw.get("threshold", DEFAULT_THRESHOLD)
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
         raise _fail(
-            source, where, f"`threshold` must be a positive number of contacts, got {threshold!r}"
+            source,
+            where,
+            f"`threshold` must be a positive number of contacts, got {_show(threshold)}",
         )
     auto_apply = raw.get("auto_apply", False)
     if not isinstance(auto_apply, bool):
-        raise _fail(source, where, f"`auto_apply` must be true or false, got {auto_apply!r}")
+        raise _fail(source, where, f"`auto_apply` must be true or false, got {_show(auto_apply)}")
     try:
         write_back = parse_write_back(raw.get("write_back"))
     except ValueError as exc:
@@ -276,7 +352,7 @@ def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
         # An empty `policy:` means the defaults; `false`, `0` or `""` is a mistake, not "none".
         policy = CleanPolicy.from_mapping({} if raw_policy is None else raw_policy)
     except PolicyError as exc:
-        raise _fail(source, where, f"`policy`: {exc}") from None
+        raise _fail(source, where, f"`policy`: {_clip(str(exc))}") from None
     new_contacts = _parse_new_contacts(raw.get("new_contacts"), source, where)
     api_url_env = _env_name(raw["api_url_env"], source, where, "api_url_env")
     api_key_env = _env_name(raw["api_key_env"], source, where, "api_key_env")
@@ -345,9 +421,12 @@ def load_connections_file(path: Path | str) -> ConnectionsConfig:
             "permissions for the user running Dagster)"
         ) from None
     try:
-        document = yaml.safe_load(text)
+        document = safe_load_bounded(text, str(path))
     except yaml.YAMLError as exc:
-        raise ConnectionsConfigError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise ConnectionsConfigError(_clip(f"{path}: not valid YAML{where}: {problem}")) from None
     return parse_connections(document, str(path))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,11 +55,46 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(max(0.0, seconds), 3600.0)
 
 
+# `\ud800`-`\udfff` escapes: a surrogate pair is one character, a lone one is not text at all.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def parse_json_body(content: bytes) -> object:
-    """The JSON of a body; raises ValueError for truncated or non-JSON content."""
+    """The JSON of a body; raises ValueError for truncated or non-JSON content.
+
+    JSON may escape a lone UTF-16 surrogate (`"\ud800"`, what a client that cut an emoji in two
+    stored); Python decodes it into a string that cannot be encoded as UTF-8, so Parquet, the
+    checkpoint and every database would refuse the page, and the segment would fail on every
+    retry. Each lone surrogate becomes U+FFFD (the replacement character), as the verification
+    engine does for addresses: the contact is kept with its other fields byte-exact, and a
+    field that held a broken character visibly holds one. Valid pairs are untouched (the JSON
+    decoder has already joined them into one character). Raw bytes that are not UTF-8 get the
+    same treatment (a truncated body still fails: its closing brackets are missing).
+    """
     if not content.strip():
         return {}
-    return json.loads(content)
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = content.decode("utf-8-sig", "replace")
+    body = json.loads(text)
+    if _SURROGATE_ESCAPE.search(content):
+        return _replace_lone_surrogates(body)
+    return body
+
+
+def _replace_lone_surrogates(value: object) -> object:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            _replace_lone_surrogates(key): _replace_lone_surrogates(item)
+            for key, item in value.items()
+        }
+    return value
 
 
 def error_message(content: bytes, scrub: Callable[[str], str] | None = None) -> str:

@@ -21,6 +21,7 @@ _COMMANDS = {
     "with-demo": "ac_hygiene.cli.ui:with_demo",
     "apply": "ac_hygiene.cli.apply:apply",
     "restore": "ac_hygiene.cli.restore:restore",
+    "backfill": "ac_hygiene.cli.backfill:backfill",
 }
 _SANDBOX_COMMANDS = {
     "serve": "ac_hygiene.cli.sandbox_serve:serve",

@@ -245,8 +245,7 @@ def restore_one(data_dir: Path, base_url: str, api_key: str, applied: dict) -> d
 
 def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> dict[str, Any]:
     """The demo proper; returns the figures the summary prints."""
-    import dagster as dg
-
+    from ac_hygiene.cli.instance import check_instance_yaml, open_instance
     from ac_hygiene.cli.sandbox_env import demo_world, save_settings
     from ac_hygiene.config import DEMO_KEY_ENV, demo_connections
     from ac_hygiene.defs.build import build_definitions
@@ -260,6 +259,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
 
     home = dagster_home(data_dir)
     linked = ensure_instance_config(home, project_yaml)
+    check_instance_yaml(home)  # before any server starts: a broken file is one line
     started = time.monotonic()
     with ExitStack() as stack:
         world = stack.enter_context(demo_world(contacts, seed, data_dir, say=_say))
@@ -268,7 +268,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
         # `ac-hygiene ui` serves the same account (same seed and size) for the UI.
         save_settings(data_dir, contacts, seed)
 
-        instance = stack.enter_context(dg.DagsterInstance.get())
+        instance = stack.enter_context(open_instance())
         _say(f"Dagster instance: {home} (dagster.yaml: {linked})")
         recovered = recover_stale_runs(instance)
         if recovered:
@@ -431,9 +431,12 @@ def print_summary(figures: dict[str, Any], data_dir: Path) -> None:
 )
 def demo(contacts: int, seed: int, data_dir: Path | None) -> None:
     """Run the whole pipeline against local sandbox servers and print what it found."""
+    from ac_hygiene.cli.params import utf8_path
     from ac_hygiene.defs.settings import DATA_DIR_ENV
 
     data_dir = (data_dir or Path(os.environ.get(DATA_DIR_ENV) or "data")).absolute()
+    utf8_path(data_dir, "--data-dir (or AC_HYGIENE_DATA_DIR)")
+    utf8_path(os.environ.get("DAGSTER_HOME", ""), "DAGSTER_HOME")
     if sys.platform == "win32":  # fcntl locks and the sandbox servers need a POSIX system
         raise click.ClickException("the demo needs Linux or macOS")
     with single_demo(data_dir):

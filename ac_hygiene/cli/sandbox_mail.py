@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from ac_hygiene.cli.params import FiniteFloat
+
 
 @click.command(name="mail")
 @click.option(
@@ -38,7 +40,7 @@ import click
 )
 @click.option(
     "--latency-ms",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=0.0,
     show_default=True,
     help="Added to every DNS answer and every SMTP reply, to model a distant network.",

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from ac_hygiene.cli.params import BadInput, FiniteFloat, one_line
+
 DEFAULT_PORT = 8765
 
 
@@ -26,7 +28,7 @@ def _probability(name: str) -> click.Option:
     return click.option(
         f"--{name.replace('_', '-')}",
         name,
-        type=click.FloatRange(0.0, 1.0),
+        type=FiniteFloat(0.0, 1.0),
         default=0.0,
         show_default=True,
         help=f"Fault injection: probability of {name.removeprefix('p_')} per request.",
@@ -66,7 +68,7 @@ def _probability(name: str) -> click.Option:
 )
 @click.option(
     "--rate-limit",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=5.0,
     show_default=True,
     help="Requests per second per account; 0 disables the limit.",
@@ -79,7 +81,7 @@ def _probability(name: str) -> click.Option:
 @_probability("p_slow")
 @click.option(
     "--slow-s",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=2.0,
     show_default=True,
     help="Delay of a slow answer (with --p-slow).",
@@ -87,7 +89,7 @@ def _probability(name: str) -> click.Option:
 @click.option("--fault-seed", type=int, default=0, show_default=True)
 @click.option(
     "--import-delay",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=1.0,
     show_default=True,
     help="Seconds per bulk-import stage (false, waiting, active, then completed).",
@@ -147,7 +149,20 @@ def serve(
         try:
             account = load_account(account_path)
         except FixtureError as error:
-            raise click.ClickException(str(error)) from None
+            raise BadInput(one_line(error)) from None
+        except UnicodeDecodeError as error:
+            raise BadInput(
+                f"{account_path}: not UTF-8 text ({error.reason} at byte {error.start}); an "
+                "account fixture is UTF-8 JSON"
+            ) from None
+        except OSError as error:
+            raise BadInput(f"cannot read {account_path} ({error.strerror or error})") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            raise BadInput(
+                one_line(
+                    f"{account_path}: not an account fixture ({type(error).__name__}: {error})"
+                )
+            ) from None
         origin = f"loaded from {account_path}"
     else:
         click.echo(f"Generating an account of {contacts:,} contacts (seed {seed})...")

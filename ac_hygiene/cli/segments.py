@@ -47,27 +47,21 @@ def register_segments(names: tuple[str, ...]) -> None:
     """
     from ac_hygiene.activecampaign.connection import Connection
     from ac_hygiene.activecampaign.errors import ActiveCampaignError
+    from ac_hygiene.cli.instance import check_instance_yaml, dagster_home_dir, open_instance
     from ac_hygiene.config import ConnectionsConfigError, load_connections
 
-    if not os.environ.get("DAGSTER_HOME"):
-        _fail(
-            "DAGSTER_HOME is not set: point it at the instance the UI uses "
-            "(./dev sets data/dagster_home).",
-            EXIT_BAD_INPUT,
-        )
+    check_instance_yaml(dagster_home_dir())  # before any request: a bad home is one line, exit 2
     try:
         config = load_connections()
         selected = [config.get(name) for name in names] if names else list(config.connections)
     except (ConnectionsConfigError, KeyError) as exc:
-        _fail(str(exc).strip("\"'"), EXIT_BAD_INPUT)
+        _fail(str(exc.args[0] if isinstance(exc, KeyError) else exc), EXIT_BAD_INPUT)
         return
-
-    import dagster as dg
 
     from ac_hygiene.defs.partitions import segments_name
     from ac_hygiene.defs.sensors import all_segments
 
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         for settings in selected:
             url = os.environ.get(settings.api_url_env, "")
             key = os.environ.get(settings.api_key_env, "")

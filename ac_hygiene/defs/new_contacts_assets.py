@@ -214,6 +214,8 @@ def new_contacts_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinitio
             reservation_ttl_minutes=ledger.reservation_ttl_minutes,
             log=context.log.info,
             label=f"window {window_key(window)}",
+            policy=settings.policy,
+            warn=context.log.warning,
             run_has_ended=run_has_ended(context.instance),
         )
         # Every contact of the window is now known with its address (same-address ones too).

@@ -3,6 +3,12 @@
 A 100,000-contact extraction takes minutes at 5 requests/second; whoever watches the run in the
 UI (or the demo in a terminal) must see it moving. One line per page would be 1,000 lines, so
 lines are throttled by time, and the first and last are always written.
+
+The closing line says honestly where the contacts came from: pages read from ActiveCampaign by
+this attempt, and pages resumed from the checkpoint of an interrupted one. When every page came
+from the checkpoint no page is reported at all (the extraction only asks for the page after the
+last stored contact, and it is empty), so "2,000 contacts in 0 pages" is what a naive count says;
+`PageLogger.summary` says "all from the checkpoint" instead.
 """
 
 from __future__ import annotations
@@ -33,11 +39,18 @@ class PageLogger:
         self._started = time.monotonic()
         self._last = float("-inf")
         self._first: tuple[float, int] | None = None  # (time, contacts) at the first page
-        self.pages = 0
+        self.pages = 0  # pages stored so far, including resumed ones (as last reported)
         self.contacts = 0
+        self.resumed = 0  # pages that came from the checkpoint (known once a page is read)
+
+    @property
+    def read(self) -> int:
+        """Pages read from ActiveCampaign by this attempt."""
+        return self.pages - self.resumed
 
     def __call__(self, page: PageProgress) -> None:
         self.pages, self.contacts = page.pages, page.contacts
+        self.resumed = page.resumed_pages
         now = time.monotonic()
         if self._first is None:
             self._first = (now, page.contacts)
@@ -54,6 +67,23 @@ class PageLogger:
             f"{self._label}: page {page.pages}{resumed} · {page.contacts:,}{total} contacts · "
             f"{pages_rate:.1f} pages/s{_eta(page.contacts, page.total, contacts_rate)}"
         )
+
+    def summary(self, contacts: int, elapsed_s: float) -> str:
+        """The closing line: `contacts` extracted, and how many pages this attempt read."""
+        done = f"{self._label}: {contacts:,} contacts"
+        took = f"{elapsed_s:.1f} s"
+        if self.read == 0 and contacts > 0:
+            return (
+                f"{done}, all from the checkpoint of an interrupted attempt (no page read from "
+                f"ActiveCampaign this time), {took}"
+            )
+        pages = f"{self.pages:,} page{'s' if self.pages != 1 else ''}"
+        if self.resumed:
+            return (
+                f"{done} in {pages} ({self.read:,} read now, {self.resumed:,} resumed from the "
+                f"checkpoint of an interrupted attempt), {took}"
+            )
+        return f"{done} in {pages}, {took}"
 
 
 class CountLogger:

@@ -135,6 +135,8 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
             reservation_ttl_minutes=ledger.reservation_ttl_minutes,
             log=context.log.info,
             label=segment,
+            policy=settings.policy,
+            warn=context.log.warning,
             run_has_ended=run_has_ended(context.instance),
         )
         # Seam for the new-contacts watch: the address each contact was verified with this month.

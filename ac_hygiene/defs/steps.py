@@ -36,9 +36,10 @@ from ac_hygiene.hygiene.address_book import AddressBook
 from ac_hygiene.hygiene.assessment import AssessmentThresholds, PlanAssessment, assess_plan
 from ac_hygiene.hygiene.balance import InsufficientCredits
 from ac_hygiene.hygiene.billing import KeepAlive, SegmentBill, bill_segment
-from ac_hygiene.hygiene.cache import SqlResultCache
+from ac_hygiene.hygiene.cache import SqlResultCache, uncache_suspect_batch
 from ac_hygiene.hygiene.ledger import ChargeSummary, CreditLedger, Estimate
 from ac_hygiene.hygiene.plan import build_clean_plan, plan_summary
+from ac_hygiene.hygiene.policy import CleanPolicy
 from ac_hygiene.hygiene.reservations import Reservation
 from ac_hygiene.schemas import PLAN_ACTIONS, PLAN_CATEGORIES, VERIFICATION_STATUSES
 from ac_hygiene.verification import VerificationSettings, verify_emails
@@ -126,11 +127,16 @@ def verify_and_charge(
     reservation_ttl_minutes: int,
     log: Log,
     label: str,
+    policy: CleanPolicy | None = None,
+    warn: Log | None = None,
     run_has_ended: RunEnded | None = None,
 ) -> Verified:
     """Hold the cost of `addresses` on the connection's balance, verify each distinct one (fresh
     cached results of the month reused), charge the month's ledger and release the rest of the
     hold: one credit per address per connection per month, unknown refunded.
+
+    A batch the plan guard calls suspect (judged with `policy`) is removed from the result
+    cache, so the run after the fault is fixed verifies again.
 
     Raises `dg.Failure` (no retry) before any DNS or SMTP traffic when the balance or the
     month's budget cannot cover the cost.
@@ -166,9 +172,12 @@ def verify_and_charge(
                 ledger_url, freshness=cache_freshness(month, cache_freshness_days)
             )
             try:
-                return verify_emails(emails, settings, progress=progress, cache=cache)
+                results = verify_emails(emails, settings, progress=progress, cache=cache)
             finally:
                 cache.close()
+            # A batch shaped like a broken resolver or prober must not be reused this month.
+            uncache_suspect_batch(ledger_url, results, policy, log=warn or log)
+            return results
 
         try:
             results, bill = bill_segment(

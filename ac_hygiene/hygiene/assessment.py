@@ -23,6 +23,11 @@ Rules (every threshold is a field of `AssessmentThresholds`):
   contacts a share says nothing, and the default policy only acts on definite results anyway.
 Addresses are counted over contacts that have an email (contacts without one are `no_email`
 keeps, not verifier failures).
+
+`assess_batch` applies the same rules to a batch of verifications before any plan exists (the
+plan it would give under the connection's policy, one row per distinct address): the pipeline
+uses it to keep a suspect batch out of the result cache (`hygiene.cache.uncache_suspect_batch`),
+so that the run after the fault is fixed verifies again instead of reusing broken verdicts.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 import polars as pl
 
 from ac_hygiene.hygiene.plan import NO_EMAIL
+from ac_hygiene.hygiene.policy import CleanPolicy, category_expr
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,28 @@ def assess_plan(
         )
     findings.extend(_uniform_domain_failures(addressed, limits))
     return PlanAssessment(findings=tuple(findings), figures=figures)
+
+
+def assess_batch(
+    verifications: pl.DataFrame,
+    policy: CleanPolicy | None = None,
+    thresholds: AssessmentThresholds | None = None,
+) -> PlanAssessment:
+    """Judge a batch of verifications (schema `Verifications`) as the plan guard would judge
+    the plan built from it under `policy` (the recommended defaults if None).
+
+    The plan of a batch is one row per distinct non-blank address with its category, the
+    policy's action and the verification's reason: exactly what `assess_plan` reads. Contacts
+    sharing an address count once, as they do in the guard's address figures.
+    """
+    chosen = policy or CleanPolicy()
+    rows = verifications.filter(
+        pl.col("email").is_not_null() & (pl.col("email").str.strip_chars() != "")
+    ).unique(subset="email", keep="first", maintain_order=True)
+    plan = rows.select(pl.col("email"), category_expr(), pl.col("reason")).with_columns(
+        chosen.action_expr(pl.col("category")).alias("action")
+    )
+    return assess_plan(plan, verifications, thresholds)
 
 
 def _uniform_domain_failures(plan: pl.DataFrame, limits: AssessmentThresholds) -> list[Finding]:

@@ -9,6 +9,9 @@ import polars as pl
 import pytest
 
 from ac_hygiene.hygiene import SqlResultCache
+from ac_hygiene.hygiene.assessment import assess_batch
+from ac_hygiene.hygiene.cache import uncache_suspect_batch
+from ac_hygiene.hygiene.policy import CleanPolicy
 from ac_hygiene.schemas import Verifications, empty_frame
 from ac_hygiene_tests.hygiene.frames import verifications_frame
 
@@ -209,3 +212,75 @@ def test_cache_shares_the_ledger_database(db_url):
         )
         assert set(cache.get_many(["a@d.com"])) == {"a@d.com"}
         assert ledger.credits_used("acct", "2026-05") == 1
+
+
+def test_transient_reasons_are_never_stored_whatever_the_status(cache):
+    """A row labelled risky/undeliverable but carrying a failure reason is no verdict."""
+    rows = [
+        _row("a@acme.com", "risky", reason="dns_error"),
+        _row("b@acme.com", "undeliverable", reason="dns_unreliable"),
+        _row("c@acme.com", "undeliverable", reason="smtp_timeout"),
+        _row("d@acme.com", "risky", reason="disposable", is_disposable=True),
+    ]
+    cache.put_many(rows)
+    assert set(cache.get_many([r["email_normalized"] for r in rows])) == {"d@acme.com"}
+
+
+def _batch(kinds: dict[str, int]) -> pl.DataFrame:
+    pairs = [(f"user{i}@d{i % 7}.example", kind) for kind, n in kinds.items() for i in range(n)]
+    fresh = datetime.now(UTC)  # the cache's real clock judges freshness here
+    return verifications_frame([(f"{kind}.{e}", kind) for e, kind in pairs], checked_at=fresh)
+
+
+def _cache_rows(frame: pl.DataFrame) -> list[dict]:
+    return frame.drop("email", "from_cache", "billable").to_dicts()
+
+
+def test_a_suspect_batch_is_removed_from_the_cache(db_url):
+    """An NXDOMAIN-for-everything resolver: 95% no_domain. The engine stored the verdicts as it
+    went; the batch's shape removes them, so the next run verifies again."""
+    batch = _batch({"no_domain": 95, "accepted": 5})
+    other = _batch({"accepted": 3}).with_columns(
+        pl.col("email_normalized").str.replace("^", "other.")
+    )
+    with SqlResultCache(db_url) as cache:
+        cache.put_many(_cache_rows(batch) + _cache_rows(other))
+    logged: list[str] = []
+    assessment = uncache_suspect_batch(db_url, batch, log=logged.append)
+    assert not assessment.ok
+    assert "invalid_looks_like_infrastructure" in {f.code for f in assessment.findings}
+    assert assessment.figures["uncached"] == 100
+    with SqlResultCache(db_url) as cache:
+        assert cache.get_many(batch["email_normalized"].to_list()) == {}
+        assert len(cache.get_many(other["email_normalized"].to_list())) == 3  # others untouched
+    (line,) = logged
+    assert "100 addresses" in line and "verifies them again" in line
+
+
+def test_a_sound_batch_stays_cached(db_url):
+    batch = _batch({"accepted": 70, "mailbox_not_found": 10, "no_domain": 5, "catch_all": 15})
+    with SqlResultCache(db_url) as cache:
+        cache.put_many(_cache_rows(batch))
+    logged: list[str] = []
+    assessment = uncache_suspect_batch(db_url, batch, log=logged.append)
+    assert assessment.ok and assessment.figures["uncached"] == 0 and logged == []
+    with SqlResultCache(db_url) as cache:
+        assert len(cache.get_many(batch["email_normalized"].to_list())) == 100
+
+
+def test_the_batch_guard_judges_with_the_connections_policy(db_url):
+    """One big domain rejecting every mailbox is suspect only if the policy acts on it."""
+    frame = verifications_frame(
+        [(f"u{i}@bigmail.example", "mailbox_full") for i in range(60)]
+        + [(f"v{i}@other.example", "accepted") for i in range(40)]
+    )
+    assert assess_batch(frame).ok  # risky is kept by default: nothing would be acted on
+    unsubscribing = CleanPolicy.from_mapping({"risky": "unsubscribe"})
+    findings = assess_batch(frame, unsubscribing).findings
+    assert [f.code for f in findings] == ["domain_failing_uniformly"]
+
+
+def test_forget_removes_rows_whatever_their_age(cache):
+    cache.put_many([_row("a@acme.com"), _row("b@acme.com", age=timedelta(days=90))])
+    assert cache.forget(["a@acme.com", "b@acme.com", "c@acme.com", "x" * 400]) == 2
+    assert cache.purge_expired() == 0

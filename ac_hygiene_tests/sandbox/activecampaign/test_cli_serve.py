@@ -88,7 +88,7 @@ def test_bad_fixture_and_bad_faults_are_explained(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"contacts": [{"id": 1, "cdate": "2025-01-01"}]}', encoding="utf-8")
     result = CliRunner().invoke(cli, ["sandbox", "serve", "--account", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input, like every other refused option
     assert "contacts[0]: missing required key 'email'" in result.output
     result = CliRunner().invoke(cli, ["sandbox", "serve", "--p-500", "0.7", "--p-503", "0.7"])
     assert result.exit_code == 2
