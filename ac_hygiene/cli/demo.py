@@ -154,12 +154,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
     from ac_hygiene.activecampaign.api_key import ApiKey
     from ac_hygiene.config import demo_connections
     from ac_hygiene.defs.build import build_definitions
-    from ac_hygiene.defs.connection import (
-        account_job_name,
-        report_job_name,
-        segment_job_name,
-    )
-    from ac_hygiene.defs.local_runs import execute, segment_of, tick
+    from ac_hygiene.defs.local_runs import run_month
     from ac_hygiene.defs.tags import DEMO_TAG
     from ac_hygiene.sandbox.activecampaign import create_app, generate_account
     from ac_hygiene.sandbox.activecampaign.server import serve_in_thread
@@ -199,27 +194,9 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
         defs = build_definitions(demo_connections())
         tags = {DEMO_TAG: "true"}
 
-        first = tick(defs, instance, DEMO_CONNECTION)
-        segments = [segment_of(r) for r in first.of_job(segment_job_name(DEMO_CONNECTION))]
-        _say(
-            f"the monthly sensor registered {len(first.registered)} segment(s) and planned "
-            f"{', '.join(segments) or 'nothing new'}"
-        )
-        results: dict[str, Any] = {}
-        for request in first.of_job(account_job_name(DEMO_CONNECTION)):
-            _say("materializing the account tables (lists, tags, fields)")
-            results["account"] = execute(defs, instance, request, tags)
-        for request in first.of_job(segment_job_name(DEMO_CONNECTION)):
-            segment = segment_of(request)
-            _say(f"materializing segment {segment}: contacts -> verifications -> clean plan")
-            results[segment] = execute(defs, instance, request, tags)
-        second = tick(defs, instance, DEMO_CONNECTION, first.cursor)
-        reports = first.of_job(report_job_name(DEMO_CONNECTION)) + second.of_job(
-            report_job_name(DEMO_CONNECTION)
-        )
-        for request in reports:
-            _say(f"materializing the hygiene report of {request.partition_key}")
-            results["report"] = execute(defs, instance, request, tags)
+        month_runs = run_month(defs, instance, DEMO_CONNECTION, tags, say=_say)
+        results: dict[str, Any] = dict(month_runs.results)
+        segments, reports = month_runs.segments, month_runs.reports
         stats = app.state.sandbox.stats
 
     failed = {name: r for name, r in results.items() if not r.success}

@@ -10,8 +10,9 @@ import polars as pl
 
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.metadata import counts_table, markdown_table, value_counts
-from ac_hygiene.defs.partitions import MONTHS, SEGMENT
+from ac_hygiene.defs.partitions import SEGMENT, months
 from ac_hygiene.defs.resources import LedgerResource
+from ac_hygiene.defs.run_queue import tag_run
 from ac_hygiene.defs.tags import CONNECTION_TAG
 from ac_hygiene.hygiene.ledger import CreditLedger
 from ac_hygiene.schemas import PLAN_ACTIONS, VERIFICATION_STATUSES
@@ -81,6 +82,23 @@ def distinct_actions(plans: dict[str, pl.DataFrame]) -> dict[str, int]:
     return value_counts(union.unique("contact_id", keep="first"), "action", PLAN_ACTIONS)
 
 
+def report_automation_condition() -> dg.AutomationCondition:
+    """Refresh the month's report whenever a segment of the month gets a new plan (or new
+    verifications), once nothing upstream of it is still running.
+
+    `AutomationCondition.eager()` would wait for *every* upstream partition, i.e. every registered
+    list and tag, most of which are never run in a segmented month: it would never fire. The
+    report reads whichever segments exist, so it only needs something new and nothing in flight.
+    Only the month in progress is refreshed (older reports stay what they were).
+    """
+    return (
+        dg.AutomationCondition.in_latest_time_window()
+        & dg.AutomationCondition.any_deps_updated().since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("report on new plans")
+
+
 def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     connection = settings.name
     by_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="month")
@@ -91,7 +109,8 @@ def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=[connection, "hygiene_report"],
         group_name=connection,
-        partitions_def=MONTHS,
+        partitions_def=months(settings.start_month),
+        automation_condition=report_automation_condition(),
         description=(
             "The month at a glance: per segment contacts, verification statuses and planned "
             "actions; distinct-contact totals and the credits charged this month."
@@ -118,6 +137,7 @@ def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         ledger: LedgerResource,
     ) -> dg.Output[pl.DataFrame]:
         month = context.partition_key
+        tag_run(context)
         frame = report_frame(plans, checked, segment_names(lists, tags))
         totals = distinct_actions(plans)
         distinct = (
