@@ -129,18 +129,22 @@ def tag_run(context: dg.AssetExecutionContext) -> None:
         context.log.warning(f"could not tag the run with its connection and month: {exc}")
 
 
+def tag_before_queue(instance: dg.DagsterInstance, run: DagsterRun) -> DagsterRun:
+    """Add the tags the run lacks; never stops a run from being queued."""
+    try:
+        extra = missing_tags(instance, run)
+    except Exception:
+        log.exception("ac_hygiene: could not compute the tags of run %s", run.run_id)
+        return run
+    if not extra:
+        return run
+    instance.add_run_tags(run.run_id, extra)
+    return instance.get_run_by_id(run.run_id) or run
+
+
 class HygieneRunCoordinator(QueuedRunCoordinator):
     """Dagster's queued run coordinator, tagging each run of ours before it is queued."""
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
-        run = context.dagster_run
-        try:
-            extra = missing_tags(self._instance, run)
-        except Exception:
-            log.exception("ac_hygiene: could not compute the tags of run %s", run.run_id)
-            extra = {}
-        if extra:
-            self._instance.add_run_tags(run.run_id, extra)
-            refreshed = self._instance.get_run_by_id(run.run_id) or run
-            context = SubmitRunContext(refreshed, context.workspace)
-        return super().submit_run(context)
+        run = tag_before_queue(self._instance, context.dagster_run)
+        return super().submit_run(SubmitRunContext(run, context.workspace))
