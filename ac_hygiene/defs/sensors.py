@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["MONTH_TAG", "AccountShape", "MonthCursor", "planned_segments"]
 
 #: Seconds between ticks: how soon the segment runs follow the snapshot.
-TICK_INTERVAL_S = 20
+TICK_INTERVAL_S = 10
 
 
 @dataclass(frozen=True)
