@@ -85,6 +85,7 @@ class TreeSampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak_mb = 0.0
+        self.peak_by_role_mb: dict[str, float] = {}
         self.daemon_pid: int | None = None
         self.queued = False  # set by the main loop: some run is waiting in the queue
         self.service_cpu_s = 0.0
@@ -103,6 +104,21 @@ class TreeSampler(threading.Thread):
                     out.append(proc)
         return out
 
+    def _role(self, proc: Any, me: int) -> str:
+        """What a process of the tree is, for the memory breakdown at the peak."""
+        if proc.pid == me:
+            return "benchmark"
+        if proc.pid == self.daemon_pid:
+            return "daemon"
+        line = " ".join(proc.cmdline())
+        if " api grpc" in line:
+            return "code_server"
+        if "multiprocessing" in line and self.daemon_pid is not None:
+            parents = {p.pid for p in proc.parents()}
+            if self.daemon_pid in parents:
+                return "run_workers"
+        return "sandbox_servers"
+
     def run(self) -> None:
         import psutil
 
@@ -112,10 +128,15 @@ class TreeSampler(threading.Thread):
             now = time.monotonic()
             procs = [me, *me.children(recursive=True)]
             total = 0
+            by_role: dict[str, float] = defaultdict(float)
             for proc in procs:
                 with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
+                    total += rss
+                    by_role[self._role(proc, me.pid)] += rss / 2**20
             self.peak_mb = max(self.peak_mb, total / 2**20)
+            if total / 2**20 >= self.peak_mb:
+                self.peak_by_role_mb = {k: round(v, 1) for k, v in sorted(by_role.items())}
             delta = 0.0
             for proc in self._services(procs):
                 with contextlib.suppress(psutil.Error):
@@ -370,6 +391,7 @@ def main() -> None:
         "rate_floor_s": round(rate_floor, 2),
         "peak_rss_mb": round(sampler.peak_mb, 1),
         "launcher": launcher,
+        "peak_rss_by_role_mb": sampler.peak_by_role_mb,
         "completed": done,
         "segments": len(segments),
         "runs": len(runs),
@@ -402,7 +424,11 @@ def main() -> None:
         f"{sampler.service_cpu_queued_s:.1f} s during the {sampler.queued_s:.1f} s some run was "
         "queued"
     )
-    print(f"peak RSS of the process tree: {sampler.peak_mb:,.0f} MB")
+    print(
+        f"peak RSS of the process tree: {sampler.peak_mb:,.0f} MB ("
+        + ", ".join(f"{k} {v:,.0f}" for k, v in sampler.peak_by_role_mb.items())
+        + ")"
+    )
     if not done:
         print(f"INCOMPLETE: the month did not finish; daemon log: {log_path}", file=sys.stderr)
     if failed:

@@ -72,6 +72,10 @@ class PolarsParquetUPathIOManager(dg.UPathIOManager):
             if not path.exists():
                 context.log.info(f"{context.asset_key.to_user_string()}: not materialized yet")
                 return None
+        if context.has_asset_partitions and not context.asset_partition_keys:
+            # No upstream partition at all (no segment registered yet): an empty dict, where the
+            # base class would hand a `dict` input None and fail its type check.
+            return {} if is_dict_type(context.dagster_type.typing_type) else None
         if optional and context.has_asset_partitions:
             # One upstream partition (the month's account snapshot): None when it has no table.
             paths = self._get_paths_for_partitions(context)

@@ -152,16 +152,14 @@ def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     )
     def hygiene_report(
         context: dg.AssetExecutionContext,
-        plans: dict[str, pl.DataFrame] | None,
-        checked: dict[str, pl.DataFrame] | None,
+        plans: dict[str, pl.DataFrame],
+        checked: dict[str, pl.DataFrame],
         lists: pl.DataFrame | None,
         tags: pl.DataFrame | None,
         ledger: LedgerResource,
     ) -> dg.Output[pl.DataFrame]:
         month = context.partition_key
         tag_run(context)
-        # No segment registered yet: Dagster hands the mapped inputs over as None, not {}.
-        plans, checked = plans or {}, checked or {}
         frame = report_frame(plans, checked, segment_names(lists, tags))
         totals = distinct_actions(plans)
         distinct = (
