@@ -156,6 +156,10 @@ def test_a_killed_snapshot_run_heals_and_resumes(daemon_home) -> None:
                 timeout=180,
             )
             assert segment[0].tags["ac_hygiene/month"] == month
+            # Every run of the month, retried one included, is filterable by connection and month.
+            for run in instance.get_runs():
+                assert run.tags["ac_hygiene/connection"] == "shop", run.job_name
+                assert run.tags["ac_hygiene/month"] == month, run.job_name
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         try:
