@@ -59,7 +59,7 @@ def run_assets(
     return None, set()
 
 
-def run_month(tags: Mapping[str, str]) -> str | None:
+def partition_month(tags: Mapping[str, str]) -> str | None:
     """The month of a run's partition (single key, multi-partition key or range)."""
     candidates = [
         tags.get("dagster/partition/month"),
@@ -100,7 +100,7 @@ def hygiene_run_tags(
     if connection is None:
         return {}
     wanted = {CONNECTION_TAG: connection}
-    month = run_month(tags)
+    month = partition_month(tags)
     if month is not None:
         wanted[MONTH_TAG] = month
     if reads_activecampaign(instance, connection, assets, month):

@@ -8,8 +8,8 @@ from ac_hygiene.defs.partitions import current_month, month_segment_key
 from ac_hygiene.defs.run_queue import (
     HygieneRunCoordinator,
     hygiene_run_tags,
+    partition_month,
     run_assets,
-    run_month,
     tag_before_queue,
 )
 from ac_hygiene_tests.defs.conftest import definitions, shop
@@ -49,11 +49,11 @@ def test_connection_from_the_selection_or_the_job() -> None:
 
 
 def test_month_from_any_partition_tag() -> None:
-    assert run_month({"dagster/partition/month": "2026-05"}) == "2026-05"
-    assert run_month({"dagster/partition": "2026-05|tag-3"}) == "2026-05"
-    assert run_month({"dagster/partition": "2026-05"}) == "2026-05"
-    assert run_month({"dagster/asset_partition_range_start": "2026-04"}) == "2026-04"
-    assert run_month({}) is None
+    assert partition_month({"dagster/partition/month": "2026-05"}) == "2026-05"
+    assert partition_month({"dagster/partition": "2026-05|tag-3"}) == "2026-05"
+    assert partition_month({"dagster/partition": "2026-05"}) == "2026-05"
+    assert partition_month({"dagster/asset_partition_range_start": "2026-04"}) == "2026-04"
+    assert partition_month({}) is None
 
 
 def test_a_segment_calls_activecampaign_only_without_the_months_snapshot() -> None:
