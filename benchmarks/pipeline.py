@@ -159,7 +159,9 @@ def _instance_yaml(pg_url: str | None) -> str:
     """The project's dagster.yaml, on PostgreSQL storage when a URL is given."""
     text = (ROOT / "dagster.yaml").read_text()
     if pg_url:
-        text += f"\nstorage:\n  postgres:\n    postgres_url: {json.dumps(pg_url)}\n"
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; dagster-postgres installs psycopg2.
+        url = pg_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        text += f"\nstorage:\n  postgres:\n    postgres_url: {json.dumps(url)}\n"
     return text
 
 
@@ -300,6 +302,9 @@ def main() -> None:
         text=True,
     )
     if switched.returncode != 0:
+        for pipe in (api_pipe, mail_pipe):
+            pipe.send("stop")
+            pipe.recv()
         sys.exit(f"could not switch the sensor on: {switched.stderr.strip()[-2000:]}")
     print(
         "monthly sensor switched on; starting dagster-daemon (queued run coordinator)", flush=True
