@@ -40,6 +40,10 @@ from ac_hygiene.hygiene.policy import CATEGORIES, CleanPolicy, PolicyError
 CONNECTIONS_ENV = "AC_HYGIENE_CONNECTIONS"
 DEFAULT_CONNECTIONS_FILE = Path("connections.yaml")
 DEFAULT_THRESHOLD = 100_000
+#: First month of the month dimension when a connection names none: a fixed date (never "some
+#: months ago"), so a month already run never slides out of the UI. Set `start_month` to the month
+#: the account was connected to show no empty months before it.
+DEFAULT_START_MONTH = "2026-01"
 DEMO_CONNECTION = "demo"
 DEMO_URL_ENV = "AC_HYGIENE_DEMO_API_URL"
 DEMO_KEY_ENV = "AC_HYGIENE_DEMO_API_KEY"
@@ -56,6 +60,7 @@ _KEYS = (
     "api_key_env",
     "segment_by",
     "threshold",
+    "start_month",
     "policy",
     "auto_apply",
     "new_contacts",
@@ -68,12 +73,14 @@ DEFAULT_NEW_CONTACTS_OVERLAP_MINUTES = 15
 #: Shortest watch interval: each tick costs requests of the account's 5/s, shared with everything.
 MIN_NEW_CONTACTS_INTERVAL_HOURS = 0.25
 DEFAULT_TAG_PREFIX = "ac-hygiene: "
+_MONTH = re.compile(r"(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])")
 _EXAMPLE = """connections:
   - name: acme
     api_url_env: ACME_AC_API_URL
     api_key_env: ACME_AC_API_KEY
     segment_by: tag          # or list: how accounts over the threshold are split
     threshold: 100000        # contacts; at or over it, one run per tag (or list)
+    start_month: 2026-01     # first month shown in the UI (the month you connected the account)
     policy: {invalid: unsubscribe, disposable: delete}
     auto_apply: false
     new_contacts: {interval_hours: 6, overlap_minutes: 15}   # the new-contacts watch"""
@@ -105,6 +112,7 @@ class ConnectionSettings:
     api_key_env: str
     segment_by: SegmentBy = "tag"
     threshold: int = DEFAULT_THRESHOLD
+    start_month: str = DEFAULT_START_MONTH
     policy: CleanPolicy = field(default_factory=CleanPolicy)
     auto_apply: bool = False
     new_contacts: NewContactsSettings = field(default_factory=NewContactsSettings)
@@ -333,6 +341,13 @@ def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
             where,
             f"`threshold` must be a positive number of contacts, got {_show(threshold)}",
         )
+    start_month = raw.get("start_month", DEFAULT_START_MONTH)
+    if not isinstance(start_month, str) or not _MONTH.fullmatch(start_month):
+        raise _fail(
+            source,
+            where,
+            f"`start_month` must be a month written YYYY-MM (e.g. 2026-01), got {start_month!r}",
+        )
     auto_apply = raw.get("auto_apply", False)
     if not isinstance(auto_apply, bool):
         raise _fail(source, where, f"`auto_apply` must be true or false, got {_show(auto_apply)}")
@@ -369,6 +384,7 @@ def _parse_entry(raw: Any, index: int, source: str) -> ConnectionSettings:
         api_key_env=api_key_env,
         segment_by=segment_by,
         threshold=threshold,
+        start_month=start_month,
         policy=policy,
         auto_apply=auto_apply,
         new_contacts=new_contacts,

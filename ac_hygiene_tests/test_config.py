@@ -78,6 +78,8 @@ def test_nothing_configured_gives_the_demo_connection(tmp_path: Path) -> None:
         ("{name: a, api_url_env: U, api_key_env: K, auto_apply: 'yes'}", "true or false"),
         ("{name: a, api_url_env: U, api_key_env: K, policy: {unknown: delete}}", "refused"),
         ("{name: a, api_url_env: U, api_key_env: K, colour: red}", "unknown key"),
+        ("{name: a, api_url_env: U, api_key_env: K, start_month: 2026-13}", "YYYY-MM"),
+        ("{name: a, api_url_env: U, api_key_env: K, start_month: 202601}", "YYYY-MM"),
     ],
 )
 def test_bad_entries_are_explained(entry: str, message: str) -> None:
@@ -140,3 +142,13 @@ def test_a_bad_connection_name_from_the_environment_names_the_variable(tmp_path:
     env = {"AC_API_URL": "https://x.api-us1.com", "AC_CONNECTION_NAME": "My Shop"}
     with pytest.raises(ConnectionsConfigError, match="AC_CONNECTION_NAME"):
         load_connections(env=env, cwd=tmp_path)
+
+
+def test_start_month_is_fixed_and_configurable() -> None:
+    from ac_hygiene.config import DEFAULT_START_MONTH
+
+    entry = {"name": "a", "api_url_env": "U", "api_key_env": "K"}
+    (default,) = parse_connections([entry], "f").connections
+    assert default.start_month == DEFAULT_START_MONTH
+    (set_up,) = parse_connections([{**entry, "start_month": "2026-09"}], "f").connections
+    assert set_up.start_month == "2026-09"

@@ -70,6 +70,7 @@ def test_assets_per_connection_with_lineage(tmp_path: Path) -> None:
                 "lists",
                 "tags",
                 "fields",
+                "account_snapshot",
                 "segment_contacts",
                 "verifications",
                 "clean_plan",
@@ -77,13 +78,19 @@ def test_assets_per_connection_with_lineage(tmp_path: Path) -> None:
             )
         } <= keys
         node = graph.get(dg.AssetKey([name, "segment_contacts"]))
-        for table, pool in [
-            ("segment_contacts", f"activecampaign-{name}"),
-            ("lists", f"activecampaign-{name}"),
-            ("verifications", None),
-            ("clean_plan", None),
+        # No step waits for a pool slot: ActiveCampaign runs are limited per account by the run
+        # queue, through the tag their jobs (or the queue) give them.
+        for table in ("segment_contacts", "account_snapshot", "lists", "verifications"):
+            assert defs.resolve_assets_def(dg.AssetKey([name, table])).op.pool is None
+        for job, calls_api in [
+            ("account_job", True),
+            ("snapshot_job", True),
+            ("segment_job", False),
+            ("report_job", False),
         ]:
-            assert defs.resolve_assets_def(dg.AssetKey([name, table])).op.pool == pool
+            tags = defs.resolve_job_def(f"{name}__{job}").tags
+            assert tags["ac_hygiene/connection"] == name
+            assert (tags.get("ac_hygiene/activecampaign") == name) is calls_api
         assert {
             p.to_user_string() for p in graph.get(dg.AssetKey([name, "clean_plan"])).parent_keys
         } == {

@@ -45,7 +45,6 @@ from ac_hygiene.activecampaign.contacts import (
     _array,
     _existing_tag_ids,
     _memberships,
-    _run,
     finish_frame,
     raw_page_frame,
 )
@@ -53,6 +52,7 @@ from ac_hygiene.activecampaign.convert import meta_total, to_int
 from ac_hygiene.activecampaign.errors import UnexpectedResponse
 from ac_hygiene.activecampaign.limiter import DEFAULT_RATE
 from ac_hygiene.activecampaign.reads import PAGE_LIMIT, count
+from ac_hygiene.aio import run_sync
 
 #: How far before the window's start (in UTC days) the date filters are set; see the module doc.
 FILTER_MARGIN = timedelta(days=2)
@@ -227,4 +227,4 @@ def read_changes_sync(
         async with ActiveCampaignClient(connection, rate=rate, max_retries=max_retries) as client:
             return await read_changes(client, window, known_tag_ids=known_tag_ids, on_page=on_page)
 
-    return _run(run())
+    return run_sync(run())

@@ -23,18 +23,16 @@ outside them (a new tag, or a deleted one) makes the extraction read the table a
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import hashlib
 import itertools
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import polars as pl
 
@@ -52,7 +50,8 @@ from ac_hygiene.activecampaign.convert import (
 from ac_hygiene.activecampaign.errors import UnexpectedResponse
 from ac_hygiene.activecampaign.limiter import DEFAULT_RATE
 from ac_hygiene.activecampaign.reads import PAGE_LIMIT, fetch_all, fetch_tags
-from ac_hygiene.activecampaign.segments import Segment, parse_segment
+from ac_hygiene.activecampaign.segments import Segment, parse_segment, select_segment
+from ac_hygiene.aio import run_sync
 from ac_hygiene.schemas import Contacts, empty_frame
 
 log = logging.getLogger(__name__)
@@ -75,8 +74,6 @@ _RAW_SCHEMA = {
     "unsubscribed_list_ids": pl.List(pl.Int64),
     "tag_ids": pl.List(pl.Int64),
 }
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -328,6 +325,8 @@ async def extract_contacts(
     cut = _updated_after_cut(updated_after)
     if cut is not None:
         result = result.filter(pl.col("updated_at") >= cut)
+    if not segment.filtered_read:  # `all`, or a remainder cut from the whole account
+        result = select_segment(result, segment)
     return result
 
 
@@ -362,16 +361,6 @@ async def _attach_membership_tables(
             [sorted_unique(member.tags.get(i, ())) for i in ids], dtype=pl.List(pl.Int64)
         ),
     )
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run`, also from code that already runs an event loop (then in a worker thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def extract_contacts_sync(
@@ -409,7 +398,7 @@ def extract_contacts_sync(
                 known_tag_ids=known_tag_ids,
             )
 
-    frame = _run(run())
+    frame = run_sync(run())
     if checkpoint is not None:
         checkpoint.clear()
     return frame

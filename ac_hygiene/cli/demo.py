@@ -159,24 +159,25 @@ def guardrail_verdict(result: Any) -> str:
 
 
 def apply_segments(
-    defs: Any, instance: Any, tick: Any, tags: dict[str, str], results: dict
+    defs: Any, instance: Any, month_runs: Any, tags: dict[str, str], results: dict
 ) -> dict:
     """Apply each segment planned this run (the sandbox is no customer's account)."""
     import dagster as dg
 
-    from ac_hygiene.defs.connection import apply_job_name, segment_job_name
-    from ac_hygiene.defs.local_runs import execute, segment_of
+    from ac_hygiene.defs.connection import apply_job_name
+    from ac_hygiene.defs.local_runs import execute
+    from ac_hygiene.defs.partitions import month_segment_key
 
     applied = {}
-    for request in tick.of_job(segment_job_name(DEMO_CONNECTION)):
-        segment = segment_of(request)
+    for segment in month_runs.segments:
+        if segment not in results or not month_runs.reports:
+            continue
         _say(f"guardrail verdict for {segment}: {guardrail_verdict(results[segment])}")
         _say(f"applying the plan of {segment} to the sandbox account (unsubscribe, backup, delete)")
-        run = dg.RunRequest(
-            job_name=apply_job_name(DEMO_CONNECTION), partition_key=request.partition_key
-        )
+        partition = month_segment_key(str(month_runs.reports[0].partition_key), segment)
+        run = dg.RunRequest(job_name=apply_job_name(DEMO_CONNECTION), partition_key=partition)
         results[f"apply {segment}"] = result = execute(defs, instance, run, tags)
-        applied[segment] = (str(request.partition_key), result)
+        applied[segment] = (str(partition), result)
     return applied
 
 
@@ -249,12 +250,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
     from ac_hygiene.cli.sandbox_env import demo_world, save_settings
     from ac_hygiene.config import DEMO_KEY_ENV, demo_connections
     from ac_hygiene.defs.build import build_definitions
-    from ac_hygiene.defs.connection import (
-        account_job_name,
-        report_job_name,
-        segment_job_name,
-    )
-    from ac_hygiene.defs.local_runs import execute, segment_of, tick
+    from ac_hygiene.defs.local_runs import run_month
     from ac_hygiene.defs.tags import DEMO_TAG
 
     home = dagster_home(data_dir)
@@ -276,32 +272,10 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
         defs = build_definitions(demo_connections())
         tags = {DEMO_TAG: "true"}
 
-        first = tick(defs, instance, DEMO_CONNECTION)
-        segments = [segment_of(r) for r in first.of_job(segment_job_name(DEMO_CONNECTION))]
-        _say(
-            f"the monthly sensor registered {len(first.registered)} segment(s) and planned "
-            f"{', '.join(segments) or 'nothing new'}"
-        )
-        results: dict[str, Any] = {}
-        for request in first.of_job(account_job_name(DEMO_CONNECTION)):
-            _say("materializing the account tables (lists, tags, fields)")
-            results["account"] = execute(
-                defs, instance, request, tags, run_id=first.run_id(request)
-            )
-        for request in first.of_job(segment_job_name(DEMO_CONNECTION)):
-            segment = segment_of(request)
-            _say(f"materializing segment {segment}: contacts -> verifications -> clean plan")
-            results[segment] = execute(defs, instance, request, tags, run_id=first.run_id(request))
-        second = tick(defs, instance, DEMO_CONNECTION, first.cursor)
-        reports = [(first, r) for r in first.of_job(report_job_name(DEMO_CONNECTION))] + [
-            (second, r) for r in second.of_job(report_job_name(DEMO_CONNECTION))
-        ]
-        for planned_by, request in reports:
-            _say(f"materializing the hygiene report of {request.partition_key}")
-            results["report"] = execute(
-                defs, instance, request, tags, run_id=planned_by.run_id(request)
-            )
-        applied = apply_segments(defs, instance, first, tags, results)
+        month_runs = run_month(defs, instance, DEMO_CONNECTION, tags, say=_say)
+        results: dict[str, Any] = dict(month_runs.results)
+        segments, reports = month_runs.segments, month_runs.reports
+        applied = apply_segments(defs, instance, month_runs, tags, results)
         if applied:
             figures_after = read_back(app.state.sandbox.account, data_dir, applied)
             api_key = world.env[DEMO_KEY_ENV]
@@ -345,7 +319,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
     if "report" in results:
         report = _metadata(results["report"], node + "hygiene_report")
         figures["credits_used_this_month"] = report.get("credits_used")
-        figures["report_month"] = str(reports[-1][1].partition_key)
+        figures["report_month"] = str(reports[-1].partition_key)
     return figures
 
 

@@ -12,9 +12,10 @@ import polars as pl
 from ac_hygiene.activecampaign.client import ActiveCampaignClient
 from ac_hygiene.activecampaign.reads import fetch_fields, fetch_lists, fetch_tags
 from ac_hygiene.config import ConnectionSettings
-from ac_hygiene.defs.locks import account_lock, pool_name
+from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import preview
 from ac_hygiene.defs.resources import ActiveCampaignResource, activecampaign_resource_key
+from ac_hygiene.defs.run_queue import tag_run
 from ac_hygiene.defs.tags import CONNECTION_TAG
 
 Fetch = Callable[[ActiveCampaignClient], Awaitable[pl.DataFrame]]
@@ -51,12 +52,12 @@ def _account_asset(settings: ConnectionSettings, name: str, fetch: Fetch, descri
         key=[connection, name],
         group_name=connection,
         description=description,
-        pool=pool_name(connection),
         required_resource_keys={resource_key},
         kinds={"activecampaign", "polars"},
         tags={CONNECTION_TAG: connection},
     )
     def _table(context: dg.AssetExecutionContext) -> dg.Output[pl.DataFrame]:
+        tag_run(context)
         resource: ActiveCampaignResource = getattr(context.resources, resource_key)
         with account_lock(connection) as lock_wait:
             frame = resource.run(fetch)

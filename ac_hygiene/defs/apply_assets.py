@@ -16,7 +16,7 @@ import polars as pl
 from pydantic import Field
 
 from ac_hygiene.config import ConnectionSettings
-from ac_hygiene.defs.locks import account_lock, pool_name
+from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import counts_table, markdown_table, preview
 from ac_hygiene.defs.partitions import month_segment_partitions
 from ac_hygiene.defs.resources import (
@@ -24,6 +24,7 @@ from ac_hygiene.defs.resources import (
     LedgerResource,
     activecampaign_resource_key,
 )
+from ac_hygiene.defs.run_queue import tag_run
 from ac_hygiene.defs.settings import data_dir
 from ac_hygiene.defs.tags import CONNECTION_TAG
 from ac_hygiene.hygiene.apply import ApplyOptions, ApplyReport, apply_plan
@@ -107,7 +108,6 @@ def apply_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         group_name=connection,
         partitions_def=month_segment_partitions(connection),
         tags={CONNECTION_TAG: connection},
-        pool=pool_name(connection),
         required_resource_keys={resource_key, "ledger"},
         kinds={"activecampaign", "polars"},
     )
@@ -117,6 +117,7 @@ def apply_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         plan: pl.DataFrame,
         verifications: pl.DataFrame,
     ) -> dg.Output[pl.DataFrame]:
+        tag_run(context)
         ledger: LedgerResource = context.resources.ledger
         partition = str(context.partition_key)
         override = (config.override_guardrails or context.run.tags.get(OVERRIDE_TAG, "")).strip()

@@ -9,7 +9,9 @@ import dagster as dg
 from ac_hygiene.config import ConnectionsConfig
 from ac_hygiene.defs.connection import connection_defs
 from ac_hygiene.defs.io import ParquetIOManager
+from ac_hygiene.defs.report_assets import report_automation_sensor
 from ac_hygiene.defs.resources import LedgerResource, VerifierResource
+from ac_hygiene.defs.run_health import run_health_sensor
 
 
 def build_definitions(
@@ -45,7 +47,11 @@ def build_definitions(
         assets=assets,
         asset_checks=checks,
         jobs=jobs,
-        sensors=sensors,
+        sensors=[
+            *sensors,
+            report_automation_sensor([s.name for s in config.connections]),
+            run_health_sensor(),
+        ],
         resources=resources,
         # Each run is already its own process (the run launcher starts one per run), and a segment
         # run is one chain (contacts -> verifications -> plan, each with its checks): a process

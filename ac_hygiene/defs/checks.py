@@ -153,7 +153,7 @@ def _schema_check(
 
 def connection_checks(settings: ConnectionSettings) -> list[dg.AssetChecksDefinition]:
     connection = settings.name
-    partitions = month_segment_partitions(connection)
+    partitions = month_segment_partitions(connection, settings.start_month)
     contacts_in = {"contacts": dg.AssetIn(key=[connection, "segment_contacts"])}
     checks = [
         _schema_check(dg.AssetKey([connection, name]), _ACCOUNT_MODELS[name], None)

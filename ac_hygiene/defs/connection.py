@@ -22,7 +22,8 @@ from ac_hygiene.defs.report_assets import report_assets
 from ac_hygiene.defs.resources import activecampaign_resource, activecampaign_resource_key
 from ac_hygiene.defs.segment_assets import SEGMENT_ASSETS, segment_assets
 from ac_hygiene.defs.sensors import build_monthly_sensor
-from ac_hygiene.defs.tags import CONNECTION_TAG
+from ac_hygiene.defs.snapshot_assets import SNAPSHOT, snapshot_assets
+from ac_hygiene.defs.tags import ACTIVECAMPAIGN_TAG, CONNECTION_TAG
 
 
 def segment_job_name(connection: str) -> str:
@@ -31,6 +32,10 @@ def segment_job_name(connection: str) -> str:
 
 def account_job_name(connection: str) -> str:
     return f"{connection}__account_job"
+
+
+def snapshot_job_name(connection: str) -> str:
+    return f"{connection}__snapshot_job"
 
 
 def report_job_name(connection: str) -> str:
@@ -59,17 +64,30 @@ def _selection(connection: str, names: tuple[str, ...]) -> dg.AssetSelection:
 def connection_defs(settings: ConnectionSettings) -> ConnectionDefs:
     connection = settings.name
     tags = {CONNECTION_TAG: connection}
+    # Runs that call ActiveCampaign carry the account in ACTIVECAMPAIGN_TAG: dagster.yaml's run
+    # queue lets one of them run per account at a time (segment runs get it from the run queue
+    # only when their month has no snapshot, see run_queue).
+    api_tags = {**tags, ACTIVECAMPAIGN_TAG: connection}
     segment_job = dg.define_asset_job(
         segment_job_name(connection),
         selection=_selection(connection, SEGMENT_ASSETS),
         tags=tags,
-        description=f"One segment of {connection!r} for one month: extract, verify, plan.",
+        description=(
+            f"One segment of {connection!r} for one month: cut from the month's snapshot (or "
+            "read alone), verify, plan."
+        ),
     )
     account_job = dg.define_asset_job(
         account_job_name(connection),
         selection=_selection(connection, ACCOUNT_TABLES),
-        tags=tags,
+        tags=api_tags,
         description=f"The account tables of {connection!r}: lists, tags, custom fields.",
+    )
+    snapshot_job = dg.define_asset_job(
+        snapshot_job_name(connection),
+        selection=_selection(connection, (SNAPSHOT,)),
+        tags=api_tags,
+        description=f"The month's account snapshot of {connection!r}: every contact, read once.",
     )
     report_job = dg.define_asset_job(
         report_job_name(connection),
@@ -81,7 +99,7 @@ def connection_defs(settings: ConnectionSettings) -> ConnectionDefs:
     apply_job = dg.define_asset_job(
         apply_job_name(connection),
         selection=_selection(connection, ("applied_actions",)),
-        tags=tags,
+        tags=api_tags,
         description=(
             f"Apply one reviewed clean plan of {connection!r} to ActiveCampaign (guardrails first)."
         ),
@@ -89,15 +107,16 @@ def connection_defs(settings: ConnectionSettings) -> ConnectionDefs:
     return ConnectionDefs(
         assets=[
             *account_assets(settings),
+            *snapshot_assets(settings),
             *segment_assets(settings),
             *report_assets(settings),
             *watch.assets,
             *apply_assets(settings),
         ],
         checks=[*connection_checks(settings), *watch.checks],
-        jobs=[segment_job, account_job, report_job, apply_job, watch.job],
+        jobs=[segment_job, account_job, snapshot_job, report_job, apply_job, watch.job],
         sensors=[
-            build_monthly_sensor(settings, segment_job, account_job, report_job, apply_job),
+            build_monthly_sensor(settings, segment_job, account_job, snapshot_job, apply_job),
             watch.sensor,
         ],
         resources={activecampaign_resource_key(connection): activecampaign_resource(settings)},

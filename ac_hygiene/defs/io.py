@@ -62,14 +62,27 @@ class PolarsParquetUPathIOManager(dg.UPathIOManager):
             return pl.read_parquet(handle)
 
     def load_input(self, context: dg.InputContext) -> Any:
-        """As the base class, plus: an unpartitioned input marked `optional` that was never
-        materialized loads as None instead of failing (the report names segments when the
-        account tables exist, and still reports without them)."""
+        """As the base class, plus: an input marked `optional` that was never materialized (an
+        unpartitioned one, or the single partition a partitioned one maps to) loads as None
+        instead of failing (the report names segments when the account tables exist, and still
+        reports without them; a segment is cut from the month's snapshot when there is one)."""
         optional = bool((context.definition_metadata or {}).get("optional"))
         if optional and not context.has_asset_partitions:
             path = self._get_path(context)
             if not path.exists():
                 context.log.info(f"{context.asset_key.to_user_string()}: not materialized yet")
+                return None
+        if context.has_asset_partitions and not context.asset_partition_keys:
+            # No upstream partition at all (no segment registered yet): an empty dict, where the
+            # base class would hand a `dict` input None and fail its type check.
+            return {} if is_dict_type(context.dagster_type.typing_type) else None
+        if optional and context.has_asset_partitions:
+            # One upstream partition (the month's account snapshot): None when it has no table.
+            paths = self._get_paths_for_partitions(context)
+            if len(paths) == 1 and not next(iter(paths.values())).exists():
+                context.log.info(
+                    f"{context.asset_key.to_user_string()} {next(iter(paths))}: not materialized"
+                )
                 return None
         return super().load_input(context)
 

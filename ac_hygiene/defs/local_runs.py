@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.utils import make_new_run_id
 
 from ac_hygiene.defs.partitions import SEGMENT
+from ac_hygiene.defs.tags import CONNECTION_TAG, MONTH_TAG
 
 #: Console logging of in-process runs: the progress lines, not every engine event.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -208,3 +209,71 @@ def segment_of(request: dg.RunRequest) -> str:
     if isinstance(key, dg.MultiPartitionKey):
         return key.keys_by_dimension[SEGMENT]
     return str(key)
+
+
+@dataclass
+class MonthRuns:
+    """What `run_month` executed: each run's result by what it materialized."""
+
+    results: dict[str, dg.ExecuteInProcessResult]
+    segments: list[str]
+    reports: list[dg.RunRequest]
+
+
+def run_month(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    connection: str,
+    tags: Mapping[str, str] | None = None,
+    say: Callable[[str], None] | None = None,
+    max_ticks: int = 5,
+) -> MonthRuns:
+    """The month as the daemon would run it, in this process: tick the sensor and execute what it
+    requests (account tables, then the snapshot, then the segments) until it requests nothing, then
+    the report that declarative automation would refresh after the plans."""
+    from ac_hygiene.defs.connection import report_job_name
+
+    results: dict[str, dg.ExecuteInProcessResult] = {}
+    segments: list[str] = []
+    cursor: str | None = None
+    month: str | None = None
+    for _ in range(max_ticks):
+        planned = tick(defs, instance, connection, cursor)
+        cursor = planned.cursor
+        if not planned.requests:
+            break
+        for request in planned.requests:
+            month = month or str(request.tags.get(MONTH_TAG, "")) or None
+            name = _request_name(request)
+            if name.startswith("segment "):
+                segments.append(segment_of(request))
+            if say is not None:
+                say(f"materializing {name}")
+            results[name.removeprefix("segment ")] = execute(
+                defs, instance, request, tags, run_id=planned.run_id(request)
+            )
+            if not results[name.removeprefix("segment ")].success:
+                break
+    reports = []
+    if month is not None and segments:
+        report = dg.RunRequest(
+            job_name=report_job_name(connection),
+            partition_key=month,
+            tags={CONNECTION_TAG: connection, MONTH_TAG: month},
+        )
+        if say is not None:
+            say(f"materializing the hygiene report of {month}")
+        results["report"] = execute(defs, instance, report, tags)
+        reports.append(report)
+    return MonthRuns(results=results, segments=segments, reports=reports)
+
+
+def _request_name(request: dg.RunRequest) -> str:
+    job = str(request.job_name)
+    if job.endswith("__account_job"):
+        return "account"
+    if job.endswith("__snapshot_job"):
+        return "snapshot"
+    if job.endswith("__apply_job"):
+        return f"apply {segment_of(request)}"
+    return f"segment {segment_of(request)}"

@@ -1,12 +1,12 @@
 """One ActiveCampaign-calling step per account at a time on this machine, handed over at once.
 
-The Dagster pool `activecampaign-<connection>` (limit 1 in dagster.yaml) is what keeps an account
-under its 5 requests/second across runs and machines. A step waiting for a pool slot, however,
-re-checks the instance only every second or more (and in Dagster 1.13 spins a core while it waits),
-and an instance whose dagster.yaml sets no pool limit does not serialize at all. This advisory file
-lock is the local complement: a step blocked on it wakes the moment the previous extraction ends,
-which is what lets segment k+1's extraction follow segment k's without a gap while segment k is
-being verified. The kernel releases it when a process dies, so a crash never leaves it held.
+What keeps an account under its 5 requests/second across runs is the run queue: runs that call
+ActiveCampaign carry `ac_hygiene/activecampaign=<connection>`, limited to one per account in
+dagster.yaml, so they wait *queued* (no process, no CPU) rather than in a step. Runs that never
+see the queue (`dagster asset materialize`, the demo, an instance configured without the limit)
+still take this advisory file lock around every read: a second reader blocks in the kernel and
+wakes the moment the first ends. The kernel releases it when a process dies, so a crash never
+leaves it held.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 from ac_hygiene.defs.settings import locks_dir
 
 
-def pool_name(connection: str) -> str:
-    """The Dagster pool of the steps that call the connection's ActiveCampaign account."""
+def lock_name(connection: str) -> str:
+    """The lock file's name (one per connection)."""
     return f"activecampaign-{connection}"
 
 
@@ -31,7 +31,7 @@ def account_lock(connection: str, directory: Path | None = None) -> Iterator[flo
     """Hold the account's lock; yields the seconds spent waiting for it."""
     directory = directory or locks_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / f"{pool_name(connection)}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(directory / f"{lock_name(connection)}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         started = time.monotonic()
         fcntl.flock(fd, fcntl.LOCK_EX)

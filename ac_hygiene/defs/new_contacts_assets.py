@@ -30,7 +30,7 @@ import polars as pl
 from ac_hygiene.activecampaign.changes import ChangeWindow, read_changes_sync
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.checks import every_email_verified, plan_matches_segment, schema_result
-from ac_hygiene.defs.locks import account_lock, pool_name
+from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import counts_table, preview, value_counts
 from ac_hygiene.defs.resources import (
     ActiveCampaignResource,
@@ -38,6 +38,7 @@ from ac_hygiene.defs.resources import (
     VerifierResource,
     activecampaign_resource_key,
 )
+from ac_hygiene.defs.run_queue import tag_run
 from ac_hygiene.defs.steps import (
     plan_contacts,
     plan_metadata,
@@ -134,7 +135,6 @@ def new_contacts_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinitio
             "address, or anything else (not verified again)."
         ),
         ins={"tags": dg.AssetIn(key=[connection, "tags"], metadata={"optional": True})},
-        pool=pool_name(connection),
         required_resource_keys={resource_key, "ledger"},
         kinds={"activecampaign", "polars"},
         **common,
@@ -142,6 +142,7 @@ def new_contacts_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinitio
     def new_contacts(
         context: dg.AssetExecutionContext, tags: pl.DataFrame | None
     ) -> dg.Output[pl.DataFrame]:
+        tag_run(context)
         window = _window(context)
         resource: ActiveCampaignResource = getattr(context.resources, resource_key)
         ledger: LedgerResource = context.resources.ledger

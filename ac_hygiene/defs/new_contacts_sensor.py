@@ -50,7 +50,7 @@ from ac_hygiene.defs.new_contacts_assets import (
 from ac_hygiene.defs.partitions import current_month
 from ac_hygiene.defs.resources import ActiveCampaignResource, activecampaign_resource_key
 from ac_hygiene.defs.sensors import MONTH_TAG
-from ac_hygiene.defs.tags import CONNECTION_TAG
+from ac_hygiene.defs.tags import ACTIVECAMPAIGN_TAG, CONNECTION_TAG
 
 WINDOW_TAG = "ac_hygiene/window"
 _DONE = {dg.DagsterRunStatus.SUCCESS}
@@ -278,7 +278,8 @@ def new_contacts_defs(settings: ConnectionSettings) -> WatchDefs:
     job = dg.define_asset_job(
         job_name(connection),
         selection=dg.AssetSelection.assets(*keys),
-        tags={CONNECTION_TAG: connection},
+        # A window reads ActiveCampaign: one such run per account at a time (dagster.yaml).
+        tags={CONNECTION_TAG: connection, ACTIVECAMPAIGN_TAG: connection},
         description=f"One new-contacts window of {connection!r}: read, verify, plan.",
     )
     return WatchDefs(

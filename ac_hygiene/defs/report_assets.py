@@ -10,8 +10,9 @@ import polars as pl
 
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.metadata import counts_table, markdown_table, value_counts
-from ac_hygiene.defs.partitions import MONTHS, SEGMENT
+from ac_hygiene.defs.partitions import SEGMENT, months
 from ac_hygiene.defs.resources import LedgerResource
+from ac_hygiene.defs.run_queue import tag_run
 from ac_hygiene.defs.tags import CONNECTION_TAG
 from ac_hygiene.hygiene.balance import AccountState
 from ac_hygiene.hygiene.ledger import CreditLedger
@@ -103,6 +104,45 @@ def distinct_actions(plans: dict[str, pl.DataFrame]) -> dict[str, int]:
     return value_counts(union.unique("contact_id", keep="first"), "action", PLAN_ACTIONS)
 
 
+def report_automation_condition(connection: str) -> dg.AutomationCondition:
+    """Refresh the month's report whenever a segment of the month gets a new plan (or new
+    verifications), once nothing upstream of it is still running.
+
+    `AutomationCondition.eager()` would wait for *every* upstream partition, i.e. every registered
+    list and tag, most of which are never run in a segmented month: it would never fire. The
+    report reads whichever segments exist, so it needs a new plan and nothing in flight; a new
+    lists or tags table alone (the month's first run) is no reason to report. Only the month in
+    progress is refreshed (older reports stay what they were).
+    """
+    plans = dg.AssetSelection.assets(
+        dg.AssetKey([connection, "clean_plan"]), dg.AssetKey([connection, "verifications"])
+    )
+    return (
+        dg.AutomationCondition.in_latest_time_window()
+        & dg.AutomationCondition.any_deps_updated().allow(plans).since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("report on new plans")
+
+
+REPORT_AUTOMATION_SENSOR = "ac_hygiene__report_automation"
+
+
+def report_automation_sensor(
+    connections: list[str],
+) -> dg.AutomationConditionSensorDefinition:
+    """Evaluates the reports' automation condition every 15 s. On by default (unlike Dagster's
+    implicit `default_automation_condition_sensor`): the report costs no request and no credit,
+    and a report that only refreshes when someone switches a sensor on is not self-refreshing."""
+    return dg.AutomationConditionSensorDefinition(
+        REPORT_AUTOMATION_SENSOR,
+        target=dg.AssetSelection.assets(*(dg.AssetKey([c, "hygiene_report"]) for c in connections)),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=15,
+        description="Refreshes each connection's monthly report when a segment's plan changes.",
+    )
+
+
 def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     connection = settings.name
     by_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="month")
@@ -113,7 +153,8 @@ def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=[connection, "hygiene_report"],
         group_name=connection,
-        partitions_def=MONTHS,
+        partitions_def=months(settings.start_month),
+        automation_condition=report_automation_condition(connection),
         description=(
             "The month at a glance: per segment contacts, verification statuses, planned "
             "actions and credits charged; distinct-contact totals, the credits charged this "
@@ -141,6 +182,7 @@ def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         ledger: LedgerResource,
     ) -> dg.Output[pl.DataFrame]:
         month = context.partition_key
+        tag_run(context)
         frame = report_frame(plans, checked, segment_names(lists, tags))
         totals = distinct_actions(plans)
         distinct = (

@@ -9,7 +9,6 @@ repr, so a resource printed in a log or a traceback cannot show it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -21,6 +20,7 @@ from ac_hygiene.activecampaign.client import ActiveCampaignClient
 from ac_hygiene.activecampaign.connection import Connection
 from ac_hygiene.activecampaign.errors import InvalidApiKey, InvalidApiUrl
 from ac_hygiene.activecampaign.limiter import DEFAULT_RATE
+from ac_hygiene.aio import run_sync
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs import settings as paths
 from ac_hygiene.defs.verifier import (
@@ -66,7 +66,7 @@ class ActiveCampaignResource(dg.ConfigurableResource):
             async with ActiveCampaignClient(self.connection(), rate=self.rate) as client:
                 return await work(client)
 
-        return asyncio.run(go())
+        return run_sync(go())
 
 
 def activecampaign_resource_key(connection: str) -> str:

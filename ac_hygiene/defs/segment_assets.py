@@ -1,8 +1,9 @@
 """Per (month, segment): the segment's contacts, their verification, and the clean plan.
 
-The three assets of one partition run together in one run. Only the extraction talks to
-ActiveCampaign, so only it holds the account's pool (and lock); verification and planning of one
-segment overlap the extraction of the next.
+The three assets of one partition run together in one run. In a planned month the contacts are
+cut from the month's account snapshot without a request, so segment runs never call
+ActiveCampaign and run side by side; only a backfill with no snapshot reads its segment from the
+API (and its run then queues behind the account's other ActiveCampaign runs, see run_queue).
 """
 
 import time
@@ -11,11 +12,11 @@ import dagster as dg
 import polars as pl
 
 from ac_hygiene.activecampaign.contacts import extract_contacts_sync
-from ac_hygiene.activecampaign.segments import parse_segment
+from ac_hygiene.activecampaign.segments import parse_segment, select_segment
 from ac_hygiene.config import ConnectionSettings
-from ac_hygiene.defs.locks import account_lock, pool_name
+from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import preview
-from ac_hygiene.defs.partitions import month_segment_partitions, split_key
+from ac_hygiene.defs.partitions import MONTH, month_segment_partitions, split_key
 from ac_hygiene.defs.progress import PageLogger
 from ac_hygiene.defs.resources import (
     ActiveCampaignResource,
@@ -23,7 +24,9 @@ from ac_hygiene.defs.resources import (
     VerifierResource,
     activecampaign_resource_key,
 )
+from ac_hygiene.defs.run_queue import tag_run
 from ac_hygiene.defs.settings import checkpoint_dir
+from ac_hygiene.defs.snapshot_assets import SNAPSHOT, refuse_past_month
 from ac_hygiene.defs.steps import (  # shared with the new-contacts windows
     cache_freshness,
     plan_contacts,
@@ -43,7 +46,7 @@ SEGMENT_ASSETS = ("segment_contacts", "verifications", "clean_plan")
 
 def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     connection = settings.name
-    partitions = month_segment_partitions(connection)
+    partitions = month_segment_partitions(connection, settings.start_month)
     resource_key = activecampaign_resource_key(connection)
     common = {
         "group_name": connection,
@@ -59,45 +62,70 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
             "is subscribed to or unsubscribed from, and its tags."
         ),
         deps=[dg.AssetKey([connection, "lists"])],
-        # The latest tags table, if any, spares each extraction a re-read of the tags when every
-        # tag on its contacts is in it (see activecampaign.contacts); never run yet: None.
-        ins={"tags": dg.AssetIn(key=[connection, "tags"], metadata={"optional": True})},
-        pool=pool_name(connection),
+        ins={
+            "snapshot": dg.AssetIn(
+                key=[connection, SNAPSHOT],
+                partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name=MONTH
+                ),
+                metadata={"optional": True},
+            ),
+            # The latest tags table, if any, spares a read of the tags when the segment is read
+            # from the API (see activecampaign.contacts); never run yet: None.
+            "tags": dg.AssetIn(key=[connection, "tags"], metadata={"optional": True}),
+        },
         required_resource_keys={resource_key},
         kinds={"activecampaign", "polars"},
         **common,
     )
     def segment_contacts(
-        context: dg.AssetExecutionContext, tags: pl.DataFrame | None
+        context: dg.AssetExecutionContext,
+        snapshot: pl.DataFrame | None,
+        tags: pl.DataFrame | None,
     ) -> dg.Output[pl.DataFrame]:
         month, segment = split_key(context)
-        resource: ActiveCampaignResource = getattr(context.resources, resource_key)
-        account = resource.connection()
-        pages = PageLogger(context.log.info, f"{connection} {segment}")
-        with account_lock(connection) as lock_wait:
-            if lock_wait >= 1:
-                context.log.info(f"waited {lock_wait:.1f} s for the account's previous extraction")
-            started = time.monotonic()
-            frame = extract_contacts_sync(
-                account,
-                parse_segment(segment),
-                checkpoint_dir=checkpoint_dir(connection, month, segment),
-                rate=resource.rate,
-                progress=pages,
-                known_tag_ids=None if tags is None else tags.get_column("tag_id"),
+        tag_run(context)
+        refuse_past_month(month)
+        parsed = parse_segment(segment)
+        if snapshot is not None:
+            frame = select_segment(snapshot, parsed)
+            context.log.info(
+                f"{connection} {segment}: {frame.height:,} of the snapshot's "
+                f"{snapshot.height:,} contacts, no request"
             )
-            elapsed = time.monotonic() - started
-        context.log.info(
-            f"{connection} {segment}: {frame.height:,} contacts in {pages.pages} pages, "
-            f"{elapsed:.1f} s"
-        )
+            source, pages, elapsed, lock_wait = "snapshot", 0, 0.0, 0.0
+        else:
+            # A backfill with no snapshot this month: a list or tag costs its own pages, not
+            # the account's (a remainder or `all` has no filter and reads the account).
+            resource: ActiveCampaignResource = getattr(context.resources, resource_key)
+            account = resource.connection()
+            logger = PageLogger(context.log.info, f"{connection} {segment}")
+            with account_lock(connection) as lock_wait:
+                if lock_wait >= 1:
+                    context.log.info(f"waited {lock_wait:.1f} s for the account's previous read")
+                started = time.monotonic()
+                frame = extract_contacts_sync(
+                    account,
+                    parsed,
+                    checkpoint_dir=checkpoint_dir(connection, month, segment),
+                    rate=resource.rate,
+                    progress=logger,
+                    known_tag_ids=None if tags is None else tags.get_column("tag_id"),
+                )
+                elapsed = time.monotonic() - started
+            source, pages = "activecampaign", logger.pages
+            context.log.info(
+                f"{connection} {segment}: no snapshot for {month}; {frame.height:,} contacts read "
+                f"in {pages} pages, {elapsed:.1f} s"
+            )
         with_email = int(frame.select(pl.col("email").is_not_null().sum()).item())
         return dg.Output(
             frame,
             metadata={
                 "contacts": frame.height,
                 "contacts_with_email": with_email,
-                "pages": pages.pages,
+                "source": source,
+                "pages": pages,
                 "extract_seconds": round(elapsed, 2),
                 "account_lock_wait_seconds": round(lock_wait, 2),
                 "preview": preview(frame),

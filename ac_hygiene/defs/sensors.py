@@ -1,24 +1,27 @@
-"""The monthly planner: which segments of an account run this month, decided from its size.
+"""The monthly planner: what runs this month for a connection, decided without a request.
 
-Each tick reads the account's size, lists and tags (3 requests for a typical account), registers
-every list and tag as a segment (so any of them can be backfilled from the UI or the CLI) and
-requests, for the month in progress:
+Each tick, for the month in progress:
 
-- under the connection's threshold: one `all` run;
-- at or over it: one run per tag (or per list, as the connection says). Contacts with no tag (or
-  on no list) are then not covered: that is the price of segmenting, and why the threshold is high;
-- once per month, a run of the account tables (lists, tags, fields);
-- once every planned segment has its clean plan, the monthly report.
+1. once a month, a run of the account tables (lists, tags, fields) and a run of the month's
+   **account snapshot** (every contact, one resumable keyset pass: the month's only full read);
+2. once the snapshot exists, the segment runs, planned from the snapshot's own figures (no
+   request): under the connection's threshold one `all` run; at or over it one run per tag (or
+   list) present on the contacts plus the remainder `untagged` (`unlisted`), so the segments
+   together hold every contact. Every segment seen is registered as a partition, so any single
+   list or tag can also be backfilled from the UI.
 
-The cursor remembers what was requested this month, so a second tick requests nothing new (and
-each request also has a `run_key`, which the daemon never launches twice). Runs carry the
-connection as a tag. The sensor is stopped by default: starting it is the decision to spend
-credits every month.
+The monthly report is not requested here: it refreshes itself when a segment's plan changes
+(declarative automation). The cursor remembers what was requested this month, and every request
+has a `run_key`, which the daemon never launches twice. A tick with nothing to request costs two
+reads of the Dagster instance and no request to ActiveCampaign. Runs carry the connection and
+month as tags. The sensor is stopped by default: starting it is the decision to spend credits
+every month.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Self
@@ -31,31 +34,53 @@ from ac_hygiene.activecampaign.reads import count, fetch_lists, fetch_tags
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.auto_apply import auto_apply_requests
 from ac_hygiene.defs.partitions import current_month, month_segment_key, segments_name
-from ac_hygiene.defs.resources import ActiveCampaignResource, activecampaign_resource_key
-from ac_hygiene.defs.tags import CONNECTION_TAG
+from ac_hygiene.defs.snapshot_assets import snapshot_metadata
+from ac_hygiene.defs.tags import CONNECTION_TAG, MONTH_TAG
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import (
         UnresolvedAssetJobDefinition,
     )
 
-MONTH_TAG = "ac_hygiene/month"
-TICK_INTERVAL_S = 3600
+__all__ = ["MONTH_TAG", "AccountShape", "MonthCursor", "planned_segments"]
+
+#: Seconds between ticks: how soon the segment runs follow the snapshot.
+TICK_INTERVAL_S = 10
 
 
 @dataclass(frozen=True)
 class AccountShape:
-    """What the planner needs to know about the account."""
+    """What the planner needs to know about the account (from the month's snapshot)."""
 
     contacts: int
     list_ids: list[int]
     tag_ids: list[int]
 
+    @classmethod
+    def from_snapshot(cls, metadata: Mapping[str, object]) -> Self:
+        def ids(key: str) -> list[int]:
+            value = metadata.get(key) or []
+            return sorted(int(i) for i in value) if isinstance(value, list) else []
+
+        contacts = metadata.get("contacts")
+        return cls(
+            contacts=int(contacts) if isinstance(contacts, int | float) else 0,
+            list_ids=ids("list_ids"),
+            tag_ids=ids("tag_ids"),
+        )
+
+
+def remainder(settings: ConnectionSettings) -> str:
+    """The segment of the contacts in no planned segment: `untagged` or `unlisted`."""
+    return "untagged" if settings.segment_by == "tag" else "unlisted"
+
 
 def all_segments(shape: AccountShape) -> list[str]:
-    """Every segment the account has: `all`, each list, each tag."""
+    """Every segment the month's contacts have: `all`, the remainders, each list, each tag."""
     return [
         "all",
+        "untagged",
+        "unlisted",
         *(f"list-{i}" for i in sorted(shape.list_ids)),
         *(f"tag-{i}" for i in sorted(shape.tag_ids)),
     ]
@@ -66,9 +91,9 @@ def planned_segments(shape: AccountShape, settings: ConnectionSettings) -> list[
     if shape.contacts < settings.threshold:
         return ["all"]
     ids = shape.tag_ids if settings.segment_by == "tag" else shape.list_ids
-    if not ids:  # nothing to split by: one run is still better than none
+    if not ids:  # nothing to split by: every contact is in the remainder, i.e. `all`
         return ["all"]
-    return [f"{settings.segment_by}-{i}" for i in sorted(ids)]
+    return [*(f"{settings.segment_by}-{i}" for i in sorted(ids)), remainder(settings)]
 
 
 @dataclass
@@ -78,7 +103,7 @@ class MonthCursor:
     month: str = ""
     segments: list[str] = field(default_factory=list)
     account: bool = False
-    report: bool = False
+    snapshot: bool = False
 
     @staticmethod
     def decode(raw: str | None) -> dict | None:
@@ -95,15 +120,15 @@ class MonthCursor:
     @classmethod
     def load(cls, raw: str | None, month: str) -> Self:
         # An unreadable cursor plans the month from nothing: the run keys still stop the daemon
-        # from launching any (month, segment) twice.
+        # from launching any run twice.
         data = cls.decode(raw) or {}
         if data.get("month") != month:  # a new month starts from nothing
             return cls(month=month)
         return cls(
             month=month,
-            segments=list(data.get("segments", [])),
+            segments=[str(s) for s in data.get("segments", [])],
             account=bool(data.get("account")),
-            report=bool(data.get("report")),
+            snapshot=bool(data.get("snapshot")),
         )
 
     def dump(self) -> str:
@@ -112,14 +137,15 @@ class MonthCursor:
                 "month": self.month,
                 "segments": self.segments,
                 "account": self.account,
-                "report": self.report,
+                "snapshot": self.snapshot,
             },
             sort_keys=True,
         )
 
 
 async def read_shape(client: ActiveCampaignClient) -> AccountShape:
-    """Size, lists and tags: the three reads the plan needs, and nothing more."""
+    """Size, lists and tags from the API (three requests): for `ac-hygiene register-segments`,
+    which registers every list and tag, members or not, without a snapshot."""
     contacts = await count(client, "/contacts")
     lists: pl.DataFrame = await fetch_lists(client)
     tags: pl.DataFrame = await fetch_tags(client)
@@ -136,23 +162,21 @@ def build_monthly_sensor(
     settings: ConnectionSettings,
     segment_job: UnresolvedAssetJobDefinition,
     account_job: UnresolvedAssetJobDefinition,
-    report_job: UnresolvedAssetJobDefinition,
+    snapshot_job: UnresolvedAssetJobDefinition,
     apply_job: UnresolvedAssetJobDefinition | None = None,
 ) -> dg.SensorDefinition:
     connection = settings.name
-    resource_key = activecampaign_resource_key(connection)
-    plan_key = dg.AssetKey([connection, "clean_plan"])
 
     @dg.sensor(
         name=f"{connection}__monthly_plan",
         description=(
-            f"Plans the month for connection {connection!r}: one `all` run under "
-            f"{settings.threshold:,} contacts, else one run per {settings.segment_by}."
+            f"Plans the month for connection {connection!r}: the account snapshot, then one `all` "
+            f"run under {settings.threshold:,} contacts, else one run per {settings.segment_by} "
+            f"and `{remainder(settings)}`."
         ),
-        jobs=[segment_job, account_job, report_job, *([apply_job] if apply_job else [])],
+        jobs=[segment_job, account_job, snapshot_job, *([apply_job] if apply_job else [])],
         minimum_interval_seconds=TICK_INTERVAL_S,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        required_resource_keys={resource_key},
     )
     def monthly_plan(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         return plan_tick(
@@ -160,9 +184,7 @@ def build_monthly_sensor(
             settings,
             segment_job.name,
             account_job.name,
-            report_job.name,
-            plan_key,
-            resource_key,
+            snapshot_job.name,
             apply_job=apply_job.name if apply_job else None,
         )
 
@@ -174,15 +196,12 @@ def plan_tick(
     settings: ConnectionSettings,
     segment_job: str,
     account_job: str,
-    report_job: str,
-    plan_key: dg.AssetKey,
-    resource_key: str,
+    snapshot_job: str,
     now: datetime | None = None,
     apply_job: str | None = None,
 ) -> dg.SensorResult:
     """One evaluation of the sensor (a function of its own so tests can pin the month)."""
     connection = settings.name
-    resource: ActiveCampaignResource = getattr(context.resources, resource_key)
     month = current_month(now)
     if context.cursor and MonthCursor.decode(context.cursor) is None:
         context.log.warning(
@@ -190,14 +209,10 @@ def plan_tick(
             f"planning {month} from scratch (run keys keep every run from launching twice)"
         )
     cursor = MonthCursor.load(context.cursor, month)
-    shape = resource.run(read_shape)
-
-    registered = set(context.instance.get_dynamic_partitions(segments_name(connection)))
-    new_segments = [s for s in all_segments(shape) if s not in registered]
-    planned = planned_segments(shape, settings)
     tags = {CONNECTION_TAG: connection, MONTH_TAG: month}
-
     requests: list[dg.RunRequest] = []
+    new_segments: list[str] = []
+
     if not cursor.account:
         requests.append(
             dg.RunRequest(
@@ -205,38 +220,39 @@ def plan_tick(
             )
         )
         cursor.account = True
-    for segment in planned:
-        if segment in cursor.segments:
-            continue
+    snapshot = snapshot_metadata(context.instance, connection, month)
+    if snapshot is None and not cursor.snapshot:
         requests.append(
+            dg.RunRequest(
+                run_key=run_key(connection, month, "snapshot"),
+                job_name=snapshot_job,
+                partition_key=month,
+                tags=tags,
+            )
+        )
+        cursor.snapshot = True
+    if snapshot is not None and not cursor.segments:
+        shape = AccountShape.from_snapshot(snapshot)
+        registered = set(context.instance.get_dynamic_partitions(segments_name(connection)))
+        new_segments = [s for s in all_segments(shape) if s not in registered]
+        cursor.segments = planned_segments(shape, settings)
+        requests += [
             dg.RunRequest(
                 run_key=run_key(connection, month, segment),
                 job_name=segment_job,
                 partition_key=month_segment_key(month, segment),
                 tags=tags,
             )
+            for segment in cursor.segments
+        ]
+        context.log.info(
+            f"{connection} {month}: snapshot of {shape.contacts:,} contacts (threshold "
+            f"{settings.threshold:,}); {len(cursor.segments)} segment run(s) requested, "
+            f"{len(new_segments)} new segment(s) registered"
         )
-        cursor.segments.append(segment)
-
-    if not cursor.report:
-        done = {str(key) for key in context.instance.get_materialized_partitions(plan_key)}
-        if all(str(month_segment_key(month, s)) in done for s in cursor.segments):
-            requests.append(
-                dg.RunRequest(
-                    run_key=run_key(connection, month, "report"),
-                    job_name=report_job,
-                    partition_key=month,
-                    tags=tags,
-                )
-            )
-            cursor.report = True
-
+    elif snapshot is None:
+        context.log.info(f"{connection} {month}: waiting for the month's account snapshot")
     requests += auto_apply_requests(context, settings, apply_job, month, tags)  # auto_apply only
-    context.log.info(
-        f"{connection} {month}: {shape.contacts:,} contacts (threshold {settings.threshold:,}); "
-        f"{len(planned)} segment(s) planned, {len(requests)} run(s) requested, "
-        f"{len(new_segments)} new segment(s) registered"
-    )
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -33,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from ac_hygiene.aio import run_sync
 from ac_hygiene.verification import lists
 from ac_hygiene.verification.cache import ResultCache
 from ac_hygiene.verification.domain import (
@@ -344,22 +344,4 @@ def verify_emails(
     Runs its own event loop; from inside a running loop (a notebook, an async framework) it
     uses a helper thread, since a loop cannot be nested.
     """
-    coroutine = averify_emails(emails, settings, progress=progress, cache=cache, stats=stats)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["frame"] = asyncio.run(coroutine)
-        except BaseException as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, name="verify-emails")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["frame"]
+    return run_sync(averify_emails(emails, settings, progress=progress, cache=cache, stats=stats))

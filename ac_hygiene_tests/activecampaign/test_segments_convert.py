@@ -7,7 +7,13 @@ import pytest
 
 from ac_hygiene.activecampaign.convert import meta_total, parse_utc, to_bool_count, to_int
 from ac_hygiene.activecampaign.errors import InvalidSegment
-from ac_hygiene.activecampaign.segments import ALL, Segment, parse_segment
+from ac_hygiene.activecampaign.segments import (
+    ALL,
+    Segment,
+    parse_segment,
+    segment_ids,
+    select_segment,
+)
 
 
 @pytest.mark.parametrize(
@@ -18,6 +24,8 @@ from ac_hygiene.activecampaign.segments import ALL, Segment, parse_segment
         ("list-3", Segment("list", 3)),
         ("tag-12", Segment("tag", 12)),
         ("List-7", Segment("list", 7)),
+        ("untagged", Segment("untagged")),
+        ("Unlisted", Segment("unlisted")),
     ],
 )
 def test_parse_segment(text: str, segment: Segment) -> None:
@@ -28,10 +36,23 @@ def test_parse_segment(text: str, segment: Segment) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "list", "list-", "list-0", "list-03", "tag-x", "segment-1", "list-1|tag-2", "all-1"],
+    [
+        "",
+        "list",
+        "list-",
+        "list-0",
+        "list-03",
+        "tag-x",
+        "segment-1",
+        "list-1|tag-2",
+        "all-1",
+        "untagged-1",
+    ],
 )
 def test_bad_segments_are_refused_with_the_accepted_forms(text: str) -> None:
-    with pytest.raises(InvalidSegment, match="`all`, `list-<id>` or `tag-<id>`") as excinfo:
+    with pytest.raises(
+        InvalidSegment, match=r"`all`, `list-<id>`, `tag-<id>`.*`untagged` or `unlisted`"
+    ) as excinfo:
         parse_segment(text)
     assert isinstance(excinfo.value, ValueError)
 
@@ -40,8 +61,43 @@ def test_segment_filters() -> None:
     assert ALL.contact_params() == {}
     assert Segment("list", 3).contact_params() == {"listid": 3}
     assert Segment("tag", 9).contact_params() == {"tagid": 9}
+    assert Segment("untagged").contact_params() == {}
     with pytest.raises(InvalidSegment):
         Segment("list")
+    with pytest.raises(InvalidSegment):
+        Segment("untagged", 3)
+
+
+def test_segments_cut_from_a_snapshot_cover_every_contact() -> None:
+    snapshot = pl.DataFrame(
+        {
+            "contact_id": [1, 2, 3, 4, 5],
+            "active_list_ids": [[1], [], [2], [], []],
+            "unsubscribed_list_ids": [[], [1], [], [], []],
+            "tag_ids": [[7, 8], [8], [], [], [9]],
+        },
+        schema={
+            "contact_id": pl.Int64,
+            "active_list_ids": pl.List(pl.Int64),
+            "unsubscribed_list_ids": pl.List(pl.Int64),
+            "tag_ids": pl.List(pl.Int64),
+        },
+    )
+
+    def ids(segment: str) -> list[int]:
+        return select_segment(snapshot, segment)["contact_id"].to_list()
+
+    assert ids("all") == [1, 2, 3, 4, 5]
+    assert ids("tag-8") == [1, 2]
+    assert ids("list-1") == [1, 2]  # unsubscribed members too, as `listid=` answers
+    assert ids("untagged") == [3, 4]
+    assert ids("unlisted") == [4, 5]
+    for kind, remainder in (("tag", "untagged"), ("list", "unlisted")):
+        present = segment_ids(snapshot, kind)
+        covered = {i for key in [*(f"{kind}-{i}" for i in present), remainder] for i in ids(key)}
+        assert covered == {1, 2, 3, 4, 5}
+    assert segment_ids(snapshot, "tag") == [7, 8, 9]
+    assert segment_ids(snapshot, "list") == [1, 2]
 
 
 @pytest.mark.parametrize(

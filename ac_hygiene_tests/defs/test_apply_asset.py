@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from ac_hygiene.defs.local_runs import execute, tick
+from ac_hygiene.defs.local_runs import execute, run_month, tick
 from ac_hygiene.defs.partitions import current_month, month_segment_key
 from ac_hygiene.hygiene.guardrails import OVERRIDE_TAG
 from ac_hygiene_tests.defs.conftest import Sandbox, definitions, shop
@@ -85,14 +85,14 @@ def test_sensor_requests_apply_only_with_auto_apply(sandbox: Sandbox, env) -> No
     (env / "home2").mkdir(parents=True)
     with dg.instance_for_test(temp_dir=str(env / "home2")) as instance:
         off = definitions(shop())
-        first = tick(off, instance, "shop")
-        for request in first.of_job("shop__segment_job"):
-            execute(off, instance, request)
-        again = tick(off, instance, "shop", first.cursor)
+        month_runs = run_month(off, instance, "shop")  # snapshot, then the segment `all`
+        assert month_runs.segments == ["all"]
+        assert not [name for name in month_runs.results if name.startswith("apply")]
+        again = tick(off, instance, "shop")
         assert not again.of_job("shop__apply_job")
 
         on = definitions(shop(auto_apply=True))
-        auto = tick(on, instance, "shop", first.cursor)
+        auto = tick(on, instance, "shop")
         (request,) = auto.of_job("shop__apply_job")
         assert str(request.partition_key) == f"{month}|all"
         assert request.run_key == f"shop:{month}:apply:all"

@@ -41,16 +41,23 @@ def test_each_evaluation_is_stored_as_a_tick_and_runs_carry_the_sensors_tags(san
         result = execute(defs, instance, account, run_id=first.run_id(account))
         assert result.success and result.run_id == first.run_id(account)
 
+        snapshot = next(r for r in first.requests if r.job_name == "shop__snapshot_job")
+        assert execute(defs, instance, snapshot, run_id=first.run_id(snapshot)).success
+
+        # With the month's snapshot, the next tick registers the segments and plans them.
         second = tick(defs, instance, "shop", first.cursor)
+        assert [r.job_name for r in second.requests] == ["shop__segment_job"]
+        third = tick(defs, instance, "shop", second.cursor)
         ticks = instance.get_ticks(sensor_origin("shop").get_id(), sensor_selector_id("shop"))
-        # Nothing new to request (the segment has no plan yet, so no report): a skipped tick.
-        assert second.requests == []
-        assert [t.status for t in ticks] == [TickStatus.SKIPPED, TickStatus.SUCCESS]
-        stored = ticks[-1]
-        assert stored.run_keys == [str(r.run_key) for r in first.requests]
-        assert sorted(stored.run_ids) == sorted(first.run_ids.values())
-        assert stored.cursor == first.cursor
-        added = stored.tick_data.dynamic_partitions_request_results[0].added_partitions
-        assert added == first.registered and "all" in added
+        # Nothing new to request: a skipped tick.
+        assert third.requests == []
+        statuses = [TickStatus.SKIPPED, TickStatus.SUCCESS, TickStatus.SUCCESS]
+        assert [t.status for t in ticks] == statuses
+        stored_first, stored_second = ticks[-1], ticks[-2]
+        assert stored_first.run_keys == [str(r.run_key) for r in first.requests]
+        assert sorted(stored_first.run_ids) == sorted(first.run_ids.values())
+        assert stored_first.cursor == first.cursor
+        added = stored_second.tick_data.dynamic_partitions_request_results[0].added_partitions
+        assert added == second.registered and "all" in added
         run = instance.get_run_by_id(result.run_id)
         assert run is not None and run.tags["dagster/run_key"] == f"shop:{month}:account"

@@ -3,7 +3,7 @@
 import threading
 from pathlib import Path
 
-from ac_hygiene.defs.locks import account_lock, pool_name
+from ac_hygiene.defs.locks import account_lock, lock_name
 
 
 def test_second_holder_waits_until_the_first_releases(tmp_path: Path) -> None:
@@ -24,4 +24,4 @@ def test_second_holder_waits_until_the_first_releases(tmp_path: Path) -> None:
     assert acquired.wait(10)
     thread.join()
     assert waits[0] > 0.1  # it reports having waited for the holder
-    assert (tmp_path / f"{pool_name('acme')}.lock").exists()
+    assert (tmp_path / f"{lock_name('acme')}.lock").exists()

@@ -1,16 +1,19 @@
 """The month end to end on real sandbox servers: ephemeral and persistent instances, a backfill."""
 
 import json
+import math
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
 
-from ac_hygiene.defs.local_runs import execute, tick
+from ac_hygiene.defs import local_runs
+from ac_hygiene.defs.local_runs import execute
 from ac_hygiene.defs.partitions import current_month, month_segment_key
 from ac_hygiene.schemas import CleanPlan, Contacts, Verifications
 from ac_hygiene_tests.defs.conftest import KEY_ENV, URL_ENV, Sandbox, definitions, shop
@@ -27,16 +30,13 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 def run_month(
     defs: dg.Definitions, instance: dg.DagsterInstance
 ) -> dict[str, dg.ExecuteInProcessResult]:
-    """What the daemon would do with two ticks of the sensor, in this process."""
-    first = tick(defs, instance, "shop")
-    results = {}
-    for request in first.requests:
-        results[
-            request.job_name if request.partition_key is None else str(request.partition_key)
-        ] = execute(defs, instance, request)
-    for request in tick(defs, instance, "shop", first.cursor).requests:
-        results["report"] = execute(defs, instance, request)
-    return results
+    """What the daemon would do with the sensor's ticks (and the report's automation)."""
+    month = current_month()
+    runs = local_runs.run_month(defs, instance, "shop")
+    return {
+        (f"{month}|{name}" if name in runs.segments else name): result
+        for name, result in runs.results.items()
+    }
 
 
 def test_month_on_an_ephemeral_instance(sandbox: Sandbox, env: Path) -> None:
@@ -98,6 +98,7 @@ def test_rerun_on_a_persistent_instance_charges_nothing_twice(sandbox: Sandbox) 
     stats = sandbox.app.state.sandbox.stats
     with dg.instance_for_test() as instance:
         first = run_month(defs, instance)
+        assert all(r.success for r in first.values())
         tags_reads = stats.requests.get("GET /api/3/tags", 0)
         rerun = execute(
             defs,
@@ -140,6 +141,7 @@ def test_single_list_backfill_from_the_cli(sandbox: Sandbox, env: Path, tmp_path
         )
         assert registered.returncode == 0, registered.stderr[-3000:]
         assert not instance.get_runs()
+        before = sandbox.requests
         completed = subprocess.run(
             [
                 str(Path(sys.executable).with_name("dagster")),
@@ -154,6 +156,7 @@ def test_single_list_backfill_from_the_cli(sandbox: Sandbox, env: Path, tmp_path
             timeout=120,
         )
         assert completed.returncode == 0, completed.stderr[-3000:]
+        requests = sandbox.requests - before
         materialized = instance.get_materialized_partitions(dg.AssetKey(["shop", "clean_plan"]))
         assert {str(k) for k in materialized} == {f"{month}|list-{list_id}"}
 
@@ -164,9 +167,90 @@ def test_single_list_backfill_from_the_cli(sandbox: Sandbox, env: Path, tmp_path
         env / "tables" / "shop" / "segment_contacts" / month / f"list-{list_id}.parquet"
     )
     assert set(contacts["contact_id"]) == on_list
+    # No snapshot this month: the list alone is read (`listid`), plus the tags table (never
+    # materialized here) to drop deleted tags; not the account's pages.
+    assert requests <= math.ceil(len(on_list) / 100) + 1 + 1
+    assert requests < math.ceil(len(sandbox.account.contacts) / 100) + 1
     plan = pl.read_parquet(
         env / "tables" / "shop" / "clean_plan" / month / f"list-{list_id}.parquet"
     )
     touched = {i for ids in plan["list_ids"] for i in ids}
     assert touched <= {list_id}  # backfilling one list never unsubscribes from another
     assert json.dumps(sorted(touched)) in ("[]", f"[{list_id}]")
+
+
+@pytest.mark.parametrize("segment_by", ["tag", "list"])
+def test_a_segmented_month_verifies_every_contact_exactly_once(
+    sandbox: Sandbox, env: Path, segment_by: str
+) -> None:
+    """Over the threshold: one run per tag (list) plus the remainder, all cut from one read."""
+    defs = definitions(shop(threshold=100, segment_by=segment_by))  # 240 contacts
+    month = current_month()
+    before = sandbox.requests
+    with dg.instance_for_test() as instance:
+        runs = local_runs.run_month(defs, instance, "shop")
+        assert all(r.success for r in runs.results.values()), [
+            n for n, r in runs.results.items() if not r.success
+        ]
+        report = metadata(runs.results["report"], "hygiene_report")
+    requests = sandbox.requests - before
+    remainder = "untagged" if segment_by == "tag" else "unlisted"
+    assert remainder in runs.segments and len(runs.segments) > 2
+
+    tables = env / "tables" / "shop"
+    contacts = {
+        s: pl.read_parquet(tables / "segment_contacts" / month / f"{s}.parquet")
+        for s in runs.segments
+    }
+    covered = pl.concat([f.select("contact_id") for f in contacts.values()])
+    assert set(covered["contact_id"]) == set(sandbox.account.contacts)  # coverage 1.0
+    assert contacts[remainder].height > 0  # those contacts would have been missed without it
+    assert report["distinct_contacts"] == len(sandbox.account.contacts)
+
+    checked = pl.concat(
+        [
+            pl.read_parquet(tables / "verifications" / month / f"{s}.parquet").with_columns(
+                segment=pl.lit(s)
+            )
+            for s in runs.segments
+        ]
+    )
+    emails = {
+        c.email.strip() for c in sandbox.account.contacts.values() if c.email and c.email.strip()
+    }
+    assert set(checked["email"]) == emails  # every address is checked...
+    # ...and verified once, not once per segment: a later segment reuses the verdict. Only an
+    # `unknown` (no verdict: greylisted, timed out; never cached, refunded) is tried again.
+    # (Two contacts of one segment may spell one address differently: one verification.)
+    fresh = checked.filter(~pl.col("from_cache"))
+    verdicts = fresh.filter(pl.col("status") != "unknown").unique(["email_normalized", "segment"])
+    assert verdicts["email_normalized"].is_unique().all()
+    assert fresh["email_normalized"].n_unique() == checked["email_normalized"].n_unique()
+    # ...and charged once: the month's credits are at most one per distinct address.
+    assert report["credits_used"] <= checked["email_normalized"].n_unique()
+    # One read of the account (3 pages of 100) and its three small tables; no per-segment read.
+    assert requests == math.ceil(len(sandbox.account.contacts) / 100) + 3
+
+
+def test_a_past_month_is_refused(sandbox: Sandbox) -> None:
+    now = datetime.now(UTC)
+    past = current_month(now.replace(day=1) - timedelta(days=40))  # over, grace period included
+    defs = definitions(shop(start_month="2020-01"))
+    before = sandbox.requests
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("shop__segments", ["all"])
+        for request in (
+            dg.RunRequest(
+                job_name="shop__segment_job", partition_key=month_segment_key(past, "all")
+            ),
+            dg.RunRequest(job_name="shop__snapshot_job", partition_key=past),
+        ):
+            result = execute(defs, instance, request)
+            assert not result.success
+            (failure,) = [e for e in result.all_events if e.is_step_failure]
+            message = failure.step_failure_data.error.message
+            assert f"month {past} is over" in message and current_month(now) in message
+            assert "Traceback" not in (
+                failure.step_failure_data.user_failure_data.description or ""
+            )
+    assert sandbox.requests == before  # nothing read, nothing charged

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from ac_hygiene.defs.local_runs import execute, tick
+from ac_hygiene.defs.local_runs import run_month
 from ac_hygiene.defs.partitions import current_month
 from ac_hygiene_tests.defs.conftest import definitions, shop
 
@@ -61,16 +61,12 @@ def test_month_on_postgres(
     month = current_month()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        assert instance.event_log_storage.get_pool_config().default_pool_limit == 1
-        first = tick(defs, instance, "shop")
+        assert type(instance.run_coordinator).__name__ == "HygieneRunCoordinator"
+        month_runs = run_month(defs, instance, "shop")
         assert instance.get_dynamic_partitions("shop__segments")[0] == "all"
-        results = [execute(defs, instance, request) for request in first.requests]
-        results += [
-            execute(defs, instance, request)
-            for request in tick(defs, instance, "shop", first.cursor).requests
-        ]
-        assert [r.success for r in results] == [True, True, True]
-        assert len(instance.get_runs()) == 3
+        assert list(month_runs.results) == ["account", "snapshot", "all", "report"]
+        assert all(r.success for r in month_runs.results.values())
+        assert len(instance.get_runs()) == 4
         plan = dg.AssetKey(["shop", "clean_plan"])
         assert {str(k) for k in instance.get_materialized_partitions(plan)} == {f"{month}|all"}
         report = instance.get_latest_materialization_event(dg.AssetKey(["shop", "hygiene_report"]))

@@ -32,7 +32,7 @@ def test_every_list_and_tag_is_registered_once(sandbox: Sandbox, home: Path) -> 
     first = CliRunner().invoke(cli, ["register-segments"])
     assert first.exit_code == 0, first.output
     lists, tags = len(sandbox.account.lists), len(sandbox.account.tags)
-    assert f"shop: {lists} lists, {tags} tags; {1 + lists + tags} segment(s) registered" in (
+    assert f"shop: {lists} lists, {tags} tags; {3 + lists + tags} segment(s) registered" in (
         first.output
     )
     with dg.DagsterInstance.get() as instance:
@@ -40,6 +40,8 @@ def test_every_list_and_tag_is_registered_once(sandbox: Sandbox, home: Path) -> 
         assert not instance.get_runs()  # nothing run, nothing charged
     assert registered == {
         "all",
+        "untagged",
+        "unlisted",
         *(f"list-{i}" for i in sandbox.account.lists),
         *(f"tag-{i}" for i in sandbox.account.tags),
     }

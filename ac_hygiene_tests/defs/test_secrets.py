@@ -12,7 +12,7 @@ import pytest
 from dagster._core.remote_representation.external_data import RepositorySnap
 
 from ac_hygiene.defs.local_runs import execute
-from ac_hygiene.defs.partitions import current_month, month_segment_key
+from ac_hygiene.defs.partitions import current_month
 from ac_hygiene_tests.defs.conftest import KEY_ENV, Sandbox, definitions, shop
 from ac_hygiene_tests.defs.test_pipeline import run_month
 
@@ -40,13 +40,10 @@ def test_no_key_in_instance_data_or_ui(
         assert all(result.success for result in run_month(defs, instance).values())
 
         monkeypatch.setenv(KEY_ENV, REFUSED_KEY)
-        refused = execute(
+        refused = execute(  # the month's snapshot, read again with a refused key
             defs,
             instance,
-            dg.RunRequest(
-                job_name="shop__segment_job",
-                partition_key=month_segment_key(current_month(), "all"),
-            ),
+            dg.RunRequest(job_name="shop__snapshot_job", partition_key=current_month()),
         )
         assert not refused.success
         failure = next(e for e in refused.all_events if e.is_step_failure)

@@ -1,0 +1,131 @@
+"""The month's account snapshot: every contact of the account, read once, the segments cut from it.
+
+Segmenting a large account is for chunking the work (verification, credits, review, apply), not
+for reading it piecemeal: reading each tag through `GET /contacts?tagid=` costs a page per 100
+memberships (contacts with three tags are read three times) and never reaches contacts with no
+tag. One keyset pass over the account (`ceil(contacts / 100)` requests, memberships sideloaded,
+every page checkpointed so a killed run resumes where it stopped) is the only full read of the
+month; `segment_contacts` then cuts every segment, remainder included, from it without a request.
+"""
+
+import json
+import time
+
+import dagster as dg
+import polars as pl
+
+from ac_hygiene.activecampaign.contacts import PageProgress, extract_contacts_sync
+from ac_hygiene.activecampaign.segments import ALL, segment_ids
+from ac_hygiene.config import ConnectionSettings
+from ac_hygiene.defs.locks import account_lock
+from ac_hygiene.defs.metadata import preview
+from ac_hygiene.defs.partitions import PastMonthError, ensure_runnable_month, months
+from ac_hygiene.defs.progress import PageLogger
+from ac_hygiene.defs.resources import ActiveCampaignResource, activecampaign_resource_key
+from ac_hygiene.defs.run_queue import tag_run
+from ac_hygiene.defs.settings import checkpoint_dir
+from ac_hygiene.defs.tags import CONNECTION_TAG
+
+SNAPSHOT = "account_snapshot"
+#: Checkpoint directory name of the snapshot (beside the segments', which never take this name).
+SNAPSHOT_CHECKPOINT = "snapshot"
+
+
+def refuse_past_month(month: str) -> None:
+    """`ensure_runnable_month` as a step failure that says what to do."""
+    try:
+        ensure_runnable_month(month)
+    except PastMonthError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def snapshot_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
+    connection = settings.name
+    resource_key = activecampaign_resource_key(connection)
+
+    @dg.asset(
+        key=[connection, SNAPSHOT],
+        group_name=connection,
+        partitions_def=months(settings.start_month),
+        description=(
+            "Every contact of the account with its list memberships and tags, read once a month "
+            "(one resumable keyset pass); the month's segments are cut from it."
+        ),
+        deps=[dg.AssetKey([connection, "lists"])],
+        # The latest tags table spares a re-read of the tags when it knows every tag on the
+        # contacts (see activecampaign.contacts); never materialized yet: None.
+        ins={"tags": dg.AssetIn(key=[connection, "tags"], metadata={"optional": True})},
+        required_resource_keys={resource_key},
+        kinds={"activecampaign", "polars"},
+        tags={CONNECTION_TAG: connection},
+    )
+    def account_snapshot(
+        context: dg.AssetExecutionContext, tags: pl.DataFrame | None
+    ) -> dg.Output[pl.DataFrame]:
+        month = context.partition_key
+        tag_run(context)
+        refuse_past_month(month)
+        resource: ActiveCampaignResource = getattr(context.resources, resource_key)
+        account = resource.connection()
+        pages = PageLogger(context.log.info, f"{connection} snapshot")
+        resumed = [0]
+
+        def progress(page: PageProgress) -> None:
+            resumed[0] = page.resumed_pages
+            pages(page)
+
+        with account_lock(connection) as lock_wait:
+            started = time.monotonic()
+            frame = extract_contacts_sync(
+                account,
+                ALL,
+                checkpoint_dir=checkpoint_dir(connection, month, SNAPSHOT_CHECKPOINT),
+                rate=resource.rate,
+                progress=progress,
+                known_tag_ids=None if tags is None else tags.get_column("tag_id"),
+            )
+            elapsed = time.monotonic() - started
+        fetched = pages.pages - resumed[0]
+        context.log.info(
+            f"{connection} {month}: snapshot of {frame.height:,} contacts, {fetched} pages read"
+            + (f" ({resumed[0]} more from the checkpoint)" if resumed[0] else "")
+            + f", {elapsed:.1f} s"
+        )
+        tag_ids, list_ids = segment_ids(frame, "tag"), segment_ids(frame, "list")
+        return dg.Output(
+            frame,
+            metadata={
+                "contacts": frame.height,
+                "pages": fetched,
+                "pages_from_checkpoint": resumed[0],
+                "extract_seconds": round(elapsed, 2),
+                "account_lock_wait_seconds": round(lock_wait, 2),
+                # What the planner needs, so that it plans the month without a request.
+                "tag_ids": dg.MetadataValue.json(tag_ids),
+                "list_ids": dg.MetadataValue.json(list_ids),
+                "untagged": int(frame.select(pl.col("tag_ids").list.len().eq(0).sum()).item()),
+                "preview": preview(frame),
+            },
+        )
+
+    return [account_snapshot]
+
+
+def snapshot_metadata(
+    instance: dg.DagsterInstance, connection: str, month: str
+) -> dict[str, object] | None:
+    """Metadata of the month's snapshot, or None if the month has none (one storage query)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey([connection, SNAPSHOT]), asset_partitions=[month]
+        ),
+        limit=1,
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return None
+    metadata = records[0].asset_materialization.metadata
+    values = {k: getattr(v, "value", v) for k, v in metadata.items()}
+    for key in ("tag_ids", "list_ids"):
+        if isinstance(values.get(key), str):
+            values[key] = json.loads(values[key])
+    return values
