@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from dagster._core.test_utils import create_run_for_test
 
 from ac_hygiene.cli.demo import demo, recover_stale_runs
-from ac_hygiene.defs.tags import DEMO_TAG
+from ac_hygiene.defs.run_tags import DEMO_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,13 +8,13 @@ from ac_hygiene.activecampaign.api_key import ApiKey, normalize_api_key
 from ac_hygiene.activecampaign.api_url import ALLOW_LOOPBACK_ENV, normalize_api_url
 from ac_hygiene.activecampaign.checkpoint import Checkpoint
 from ac_hygiene.activecampaign.client import ActiveCampaignClient, ClientStats
-from ac_hygiene.activecampaign.connection import Connection
 from ac_hygiene.activecampaign.contacts import (
     PageProgress,
     checkpoint_key,
     extract_contacts,
     extract_contacts_sync,
 )
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.activecampaign.errors import (
     AccountInactive,
     ActiveCampaignError,

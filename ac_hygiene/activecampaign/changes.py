@@ -39,7 +39,6 @@ from typing import Any
 import polars as pl
 
 from ac_hygiene.activecampaign.client import ActiveCampaignClient
-from ac_hygiene.activecampaign.connection import Connection
 from ac_hygiene.activecampaign.contacts import (
     _RAW_SCHEMA,
     _array,
@@ -49,6 +48,7 @@ from ac_hygiene.activecampaign.contacts import (
     raw_page_frame,
 )
 from ac_hygiene.activecampaign.convert import meta_total, to_int
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.activecampaign.errors import UnexpectedResponse
 from ac_hygiene.activecampaign.limiter import DEFAULT_RATE
 from ac_hygiene.activecampaign.reads import PAGE_LIMIT, count

@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 
 import httpx
 
-from ac_hygiene.activecampaign.connection import Connection
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.activecampaign.errors import (
     AccountInactive,
     ActiveCampaignError,

@@ -38,7 +38,6 @@ import polars as pl
 
 from ac_hygiene.activecampaign.checkpoint import Checkpoint
 from ac_hygiene.activecampaign.client import ActiveCampaignClient
-from ac_hygiene.activecampaign.connection import Connection
 from ac_hygiene.activecampaign.convert import (
     meta_total,
     parse_utc,
@@ -47,6 +46,7 @@ from ac_hygiene.activecampaign.convert import (
     to_bool_count,
     to_int,
 )
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.activecampaign.errors import UnexpectedResponse
 from ac_hygiene.activecampaign.limiter import DEFAULT_RATE
 from ac_hygiene.activecampaign.reads import PAGE_LIMIT, fetch_all, fetch_tags

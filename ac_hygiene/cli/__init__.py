@@ -12,7 +12,7 @@ import click
 
 # command name -> "module:attribute" of a click command
 _COMMANDS = {
-    "check-connection": "ac_hygiene.cli.connection:check_connection",
+    "check-connection": "ac_hygiene.cli.check_connection:check_connection",
     "verify": "ac_hygiene.cli.verify:verify",
     "demo": "ac_hygiene.cli.demo:demo",
     "register-segments": "ac_hygiene.cli.segments:register_segments",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ac_hygiene.cli.connection import EXIT_BAD_INPUT, EXIT_OTHER, _fail, exit_code
+from ac_hygiene.cli.check_connection import EXIT_BAD_INPUT, EXIT_OTHER, _fail, exit_code
 
 if TYPE_CHECKING:
     import polars as pl
@@ -71,7 +71,7 @@ def _read_table(connection: str, asset: str, month: str, segment: str) -> pl.Dat
     import polars as pl
     from upath import UPath
 
-    from ac_hygiene.defs.settings import tables_base_path
+    from ac_hygiene.defs.paths import tables_base_path
 
     path = UPath(tables_base_path()) / connection / asset / month / f"{segment}.parquet"
     if not path.exists():
@@ -86,9 +86,9 @@ def _read_table(connection: str, asset: str, month: str, segment: str) -> pl.Dat
 
 def _dry_run(settings: ConnectionSettings, month: str, segment: str, override: str) -> None:
     from ac_hygiene.activecampaign.client import ActiveCampaignClient
-    from ac_hygiene.activecampaign.connection import Connection
+    from ac_hygiene.activecampaign.credentials import Connection
     from ac_hygiene.activecampaign.errors import ActiveCampaignError
-    from ac_hygiene.defs.settings import data_dir, ledger_url
+    from ac_hygiene.defs.paths import data_dir, ledger_url
     from ac_hygiene.hygiene.apply import ApplyOptions, apply_plan
     from ac_hygiene.hygiene.guardrails import GuardVerdict, guard_findings, refusal_message
     from ac_hygiene.hygiene.journal import ApplyJournal
@@ -137,7 +137,7 @@ def _apply(settings: ConnectionSettings, month: str, segment: str, override: str
 
     from ac_hygiene.config import load_connections
     from ac_hygiene.defs.build import build_definitions
-    from ac_hygiene.defs.connection import apply_job_name
+    from ac_hygiene.defs.connection_defs import apply_job_name
     from ac_hygiene.defs.local_runs import execute
     from ac_hygiene.defs.partitions import month_segment_key, segments_name
     from ac_hygiene.hygiene.guardrails import OVERRIDE_TAG

@@ -99,7 +99,7 @@ def backfill(name: str | None, partition: str) -> None:
     import dagster as dg
 
     from ac_hygiene.defs.build import build_definitions
-    from ac_hygiene.defs.connection import segment_job_name
+    from ac_hygiene.defs.connection_defs import segment_job_name
     from ac_hygiene.defs.local_runs import execute
     from ac_hygiene.defs.partitions import month_segment_key, segments_name
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ac_hygiene.cli.connection import EXIT_BAD_INPUT, EXIT_OTHER, _fail
+from ac_hygiene.cli.check_connection import EXIT_BAD_INPUT, EXIT_OTHER, _fail
 
 if TYPE_CHECKING:
     from ac_hygiene.hygiene.ledger import CreditLedger
@@ -42,7 +42,7 @@ class Credits(click.ParamType):
 
 
 def _ledger_url(url: str | None) -> str:
-    from ac_hygiene.defs.settings import ledger_url
+    from ac_hygiene.defs.paths import ledger_url
 
     return url or ledger_url()
 

@@ -108,7 +108,7 @@ def recover_stale_runs(instance: Any) -> int:
     """Runs of a killed demo stay "started" forever and may hold a pool slot: close them."""
     import dagster as dg
 
-    from ac_hygiene.defs.tags import DEMO_TAG
+    from ac_hygiene.defs.run_tags import DEMO_TAG
 
     stale = instance.get_runs(
         filters=dg.RunsFilter(
@@ -164,7 +164,7 @@ def apply_segments(
     """Apply each segment planned this run (the sandbox is no customer's account)."""
     import dagster as dg
 
-    from ac_hygiene.defs.connection import apply_job_name
+    from ac_hygiene.defs.connection_defs import apply_job_name
     from ac_hygiene.defs.local_runs import execute
     from ac_hygiene.defs.partitions import month_segment_key
 
@@ -216,7 +216,7 @@ def restore_one(data_dir: Path, base_url: str, api_key: str, applied: dict) -> d
     import asyncio
 
     from ac_hygiene.activecampaign.client import ActiveCampaignClient
-    from ac_hygiene.activecampaign.connection import Connection
+    from ac_hygiene.activecampaign.credentials import Connection
     from ac_hygiene.hygiene.restore import RestoreError, backup_records, restore
 
     for _, result in applied.values():
@@ -251,7 +251,7 @@ def run_demo(contacts: int, seed: int, data_dir: Path, project_yaml: Path) -> di
     from ac_hygiene.config import DEMO_KEY_ENV, demo_connections
     from ac_hygiene.defs.build import build_definitions
     from ac_hygiene.defs.local_runs import run_month
-    from ac_hygiene.defs.tags import DEMO_TAG
+    from ac_hygiene.defs.run_tags import DEMO_TAG
 
     home = dagster_home(data_dir)
     linked = ensure_instance_config(home, project_yaml)
@@ -406,7 +406,7 @@ def print_summary(figures: dict[str, Any], data_dir: Path) -> None:
 def demo(contacts: int, seed: int, data_dir: Path | None) -> None:
     """Run the whole pipeline against local sandbox servers and print what it found."""
     from ac_hygiene.cli.params import utf8_path
-    from ac_hygiene.defs.settings import DATA_DIR_ENV
+    from ac_hygiene.defs.paths import DATA_DIR_ENV
 
     data_dir = (data_dir or Path(os.environ.get(DATA_DIR_ENV) or "data")).absolute()
     utf8_path(data_dir, "--data-dir (or AC_HYGIENE_DATA_DIR)")

@@ -15,7 +15,7 @@ import asyncio
 import click
 
 from ac_hygiene.cli.apply import credentials, settings_for
-from ac_hygiene.cli.connection import EXIT_BAD_INPUT, _fail, exit_code
+from ac_hygiene.cli.check_connection import EXIT_BAD_INPUT, _fail, exit_code
 
 
 @click.command(name="restore")
@@ -31,9 +31,9 @@ from ac_hygiene.cli.connection import EXIT_BAD_INPUT, _fail, exit_code
 def restore(name: str, run_id: str, contact_id: int | None) -> None:
     """Undo deletes: re-create the contacts an apply run deleted, from its backup."""
     from ac_hygiene.activecampaign.client import ActiveCampaignClient
-    from ac_hygiene.activecampaign.connection import Connection
+    from ac_hygiene.activecampaign.credentials import Connection
     from ac_hygiene.activecampaign.errors import ActiveCampaignError
-    from ac_hygiene.defs.settings import data_dir
+    from ac_hygiene.defs.paths import data_dir
     from ac_hygiene.hygiene.restore import RestoreError, backup_records
     from ac_hygiene.hygiene.restore import restore as restore_records
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ac_hygiene.cli.connection import EXIT_BAD_INPUT, _fail, exit_code
+from ac_hygiene.cli.check_connection import EXIT_BAD_INPUT, _fail, exit_code
 
 if TYPE_CHECKING:
-    from ac_hygiene.activecampaign.connection import Connection
+    from ac_hygiene.activecampaign.credentials import Connection
     from ac_hygiene.defs.sensors import AccountShape
 
 
@@ -45,7 +45,7 @@ def register_segments(names: tuple[str, ...]) -> None:
     or AC_API_URL / AC_API_KEY) and adds the segments to the instance in $DAGSTER_HOME.
     Nothing is run and no credit is spent.
     """
-    from ac_hygiene.activecampaign.connection import Connection
+    from ac_hygiene.activecampaign.credentials import Connection
     from ac_hygiene.activecampaign.errors import ActiveCampaignError
     from ac_hygiene.cli.instance import check_instance_yaml, dagster_home_dir, open_instance
     from ac_hygiene.config import ConnectionsConfigError, load_connections

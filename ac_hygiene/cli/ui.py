@@ -91,7 +91,7 @@ def run_child(argv: Sequence[str], env: dict[str, str], cwd: Path) -> int:
 
 def _prepare(data_dir: Path | None) -> tuple[Path, Path, str]:
     from ac_hygiene.cli.demo import dagster_home, ensure_instance_config
-    from ac_hygiene.defs.settings import DATA_DIR_ENV
+    from ac_hygiene.defs.paths import DATA_DIR_ENV
 
     if sys.platform == "win32":
         raise click.ClickException("the sandbox servers need Linux or macOS")

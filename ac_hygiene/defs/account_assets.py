@@ -16,7 +16,7 @@ from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import preview
 from ac_hygiene.defs.resources import ActiveCampaignResource, activecampaign_resource_key
 from ac_hygiene.defs.run_queue import tag_run
-from ac_hygiene.defs.tags import CONNECTION_TAG
+from ac_hygiene.defs.run_tags import CONNECTION_TAG
 
 Fetch = Callable[[ActiveCampaignClient], Awaitable[pl.DataFrame]]
 

@@ -19,14 +19,14 @@ from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import counts_table, markdown_table, preview
 from ac_hygiene.defs.partitions import month_segment_partitions
+from ac_hygiene.defs.paths import data_dir
 from ac_hygiene.defs.resources import (
     ActiveCampaignResource,
     LedgerResource,
     activecampaign_resource_key,
 )
 from ac_hygiene.defs.run_queue import tag_run
-from ac_hygiene.defs.settings import data_dir
-from ac_hygiene.defs.tags import CONNECTION_TAG
+from ac_hygiene.defs.run_tags import CONNECTION_TAG
 from ac_hygiene.hygiene.apply import ApplyOptions, ApplyReport, apply_plan
 from ac_hygiene.hygiene.guardrails import (
     OVERRIDE_TAG,

@@ -7,7 +7,7 @@ import warnings
 import dagster as dg
 
 from ac_hygiene.config import ConnectionsConfig
-from ac_hygiene.defs.connection import connection_defs
+from ac_hygiene.defs.connection_defs import connection_defs
 from ac_hygiene.defs.io import ParquetIOManager
 from ac_hygiene.defs.report_assets import report_automation_sensor
 from ac_hygiene.defs.resources import LedgerResource, VerifierResource

@@ -22,7 +22,7 @@ from dagster._core.storage.upath_io_manager import escape_dotdot_segments, is_di
 from upath import UPath
 
 from ac_hygiene.defs.metadata import table_metadata
-from ac_hygiene.defs.settings import tables_base_path
+from ac_hygiene.defs.paths import tables_base_path
 
 _LOCAL_PROTOCOLS = ("", "file", "local")
 

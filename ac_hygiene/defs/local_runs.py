@@ -40,7 +40,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.utils import make_new_run_id
 
 from ac_hygiene.defs.partitions import SEGMENT
-from ac_hygiene.defs.tags import CONNECTION_TAG, MONTH_TAG
+from ac_hygiene.defs.run_tags import CONNECTION_TAG, MONTH_TAG
 
 #: Console logging of in-process runs: the progress lines, not every engine event.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -231,7 +231,7 @@ def run_month(
     """The month as the daemon would run it, in this process: tick the sensor and execute what it
     requests (account tables, then the snapshot, then the segments) until it requests nothing, then
     the report that declarative automation would refresh after the plans."""
-    from ac_hygiene.defs.connection import report_job_name
+    from ac_hygiene.defs.connection_defs import report_job_name
 
     results: dict[str, dg.ExecuteInProcessResult] = {}
     segments: list[str] = []

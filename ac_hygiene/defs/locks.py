@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ac_hygiene.defs.settings import locks_dir
+from ac_hygiene.defs.paths import locks_dir
 
 
 def lock_name(connection: str) -> str:

@@ -39,6 +39,7 @@ from ac_hygiene.defs.resources import (
     activecampaign_resource_key,
 )
 from ac_hygiene.defs.run_queue import tag_run
+from ac_hygiene.defs.run_tags import CONNECTION_TAG
 from ac_hygiene.defs.steps import (
     plan_contacts,
     plan_metadata,
@@ -48,7 +49,6 @@ from ac_hygiene.defs.steps import (
     verification_metadata,
     verify_and_charge,
 )
-from ac_hygiene.defs.tags import CONNECTION_TAG
 from ac_hygiene.hygiene.address_book import CHANGES, AddressBook, classify_changes
 from ac_hygiene.schemas import CleanPlan, Contacts, Verifications
 

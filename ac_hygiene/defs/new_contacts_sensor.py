@@ -49,8 +49,8 @@ from ac_hygiene.defs.new_contacts_assets import (
 )
 from ac_hygiene.defs.partitions import current_month
 from ac_hygiene.defs.resources import ActiveCampaignResource, activecampaign_resource_key
+from ac_hygiene.defs.run_tags import ACTIVECAMPAIGN_TAG, CONNECTION_TAG
 from ac_hygiene.defs.sensors import MONTH_TAG
-from ac_hygiene.defs.tags import ACTIVECAMPAIGN_TAG, CONNECTION_TAG
 
 WINDOW_TAG = "ac_hygiene/window"
 _DONE = {dg.DagsterRunStatus.SUCCESS}

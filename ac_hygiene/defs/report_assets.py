@@ -13,7 +13,7 @@ from ac_hygiene.defs.metadata import counts_table, markdown_table, value_counts
 from ac_hygiene.defs.partitions import SEGMENT, months
 from ac_hygiene.defs.resources import LedgerResource
 from ac_hygiene.defs.run_queue import tag_run
-from ac_hygiene.defs.tags import CONNECTION_TAG
+from ac_hygiene.defs.run_tags import CONNECTION_TAG
 from ac_hygiene.hygiene.balance import AccountState
 from ac_hygiene.hygiene.ledger import CreditLedger
 from ac_hygiene.schemas import PLAN_ACTIONS, VERIFICATION_STATUSES

@@ -17,12 +17,12 @@ import dagster as dg
 from pydantic import Field
 
 from ac_hygiene.activecampaign.client import ActiveCampaignClient
-from ac_hygiene.activecampaign.connection import Connection
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.activecampaign.errors import InvalidApiKey, InvalidApiUrl
 from ac_hygiene.activecampaign.limiter import DEFAULT_RATE
 from ac_hygiene.aio import run_sync
 from ac_hygiene.config import ConnectionSettings
-from ac_hygiene.defs import settings as paths
+from ac_hygiene.defs import paths
 from ac_hygiene.defs.verifier import (
     DNS_ENV,
     HELO_ENV,

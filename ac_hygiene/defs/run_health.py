@@ -26,7 +26,7 @@ import dagster as dg
 import psutil
 from dagster._core.launcher import DefaultRunLauncher
 
-from ac_hygiene.defs.tags import CONNECTION_TAG, PROCESS_TAG
+from ac_hygiene.defs.run_tags import CONNECTION_TAG, PROCESS_TAG
 
 SENSOR_NAME = "ac_hygiene__run_health"
 INTERVAL_S = 20

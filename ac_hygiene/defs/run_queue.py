@@ -30,7 +30,7 @@ import psutil
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._core.storage.dagster_run import DagsterRun
 
-from ac_hygiene.defs.tags import ACTIVECAMPAIGN_TAG, CONNECTION_TAG, MONTH_TAG, PROCESS_TAG
+from ac_hygiene.defs.run_tags import ACTIVECAMPAIGN_TAG, CONNECTION_TAG, MONTH_TAG, PROCESS_TAG
 
 log = logging.getLogger(__name__)
 

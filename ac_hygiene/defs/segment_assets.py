@@ -17,6 +17,7 @@ from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import preview
 from ac_hygiene.defs.partitions import MONTH, month_segment_partitions, split_key
+from ac_hygiene.defs.paths import checkpoint_dir
 from ac_hygiene.defs.progress import PageLogger
 from ac_hygiene.defs.resources import (
     ActiveCampaignResource,
@@ -25,7 +26,7 @@ from ac_hygiene.defs.resources import (
     activecampaign_resource_key,
 )
 from ac_hygiene.defs.run_queue import tag_run
-from ac_hygiene.defs.settings import checkpoint_dir
+from ac_hygiene.defs.run_tags import CONNECTION_TAG
 from ac_hygiene.defs.snapshot_assets import SNAPSHOT, refuse_past_month
 from ac_hygiene.defs.steps import (  # shared with the new-contacts windows
     cache_freshness,
@@ -37,7 +38,6 @@ from ac_hygiene.defs.steps import (  # shared with the new-contacts windows
     verification_metadata,
     verify_and_charge,
 )
-from ac_hygiene.defs.tags import CONNECTION_TAG
 
 __all__ = ["SEGMENT_ASSETS", "cache_freshness", "segment_assets", "segment_emails"]
 

@@ -34,8 +34,8 @@ from ac_hygiene.activecampaign.reads import count, fetch_lists, fetch_tags
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.auto_apply import auto_apply_requests
 from ac_hygiene.defs.partitions import current_month, month_segment_key, segments_name
+from ac_hygiene.defs.run_tags import CONNECTION_TAG, MONTH_TAG
 from ac_hygiene.defs.snapshot_assets import snapshot_metadata
-from ac_hygiene.defs.tags import CONNECTION_TAG, MONTH_TAG
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import (

@@ -20,11 +20,11 @@ from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import preview
 from ac_hygiene.defs.partitions import PastMonthError, ensure_runnable_month, months
+from ac_hygiene.defs.paths import checkpoint_dir
 from ac_hygiene.defs.progress import PageLogger
 from ac_hygiene.defs.resources import ActiveCampaignResource, activecampaign_resource_key
 from ac_hygiene.defs.run_queue import tag_run
-from ac_hygiene.defs.settings import checkpoint_dir
-from ac_hygiene.defs.tags import CONNECTION_TAG
+from ac_hygiene.defs.run_tags import CONNECTION_TAG
 
 SNAPSHOT = "account_snapshot"
 #: Checkpoint directory name of the snapshot (beside the segments', which never take this name).

@@ -16,7 +16,7 @@ import pytest
 from starlette.applications import Starlette
 
 from ac_hygiene.activecampaign.api_url import ALLOW_LOOPBACK_ENV
-from ac_hygiene.activecampaign.connection import Connection
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.activecampaign.limiter import forget_account_limiters
 from ac_hygiene.sandbox.activecampaign import SandboxAccount, create_app, generate_account
 from ac_hygiene.sandbox.activecampaign.server import serve_in_thread

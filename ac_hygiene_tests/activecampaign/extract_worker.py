@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import sys
 
-from ac_hygiene.activecampaign.connection import Connection
 from ac_hygiene.activecampaign.contacts import extract_contacts_sync
+from ac_hygiene.activecampaign.credentials import Connection
 
 
 def main(argv: list[str]) -> None:

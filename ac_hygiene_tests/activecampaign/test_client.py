@@ -19,8 +19,8 @@ import pytest
 
 from ac_hygiene.activecampaign.api_key import ApiKey
 from ac_hygiene.activecampaign.client import ActiveCampaignClient
-from ac_hygiene.activecampaign.connection import Connection
 from ac_hygiene.activecampaign.contacts import extract_contacts
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.activecampaign.errors import (
     AccountInactive,
     ActiveCampaignError,

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from ac_hygiene.activecampaign.client import ActiveCampaignClient
-from ac_hygiene.activecampaign.connection import Connection
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.hygiene.apply import ApplyOptions, WriteBack, apply_plan
 from ac_hygiene.hygiene.journal import ApplyJournal
 

@@ -21,8 +21,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from ac_hygiene.activecampaign.connection import Connection
 from ac_hygiene.activecampaign.contacts import PageProgress, extract_contacts_sync
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.defs.progress import PageLogger
 from ac_hygiene.sandbox.activecampaign import Faults, generate_account
 from ac_hygiene.sandbox.activecampaign.server import serve_in_thread

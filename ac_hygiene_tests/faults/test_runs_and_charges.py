@@ -27,9 +27,9 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from ac_hygiene.defs.paths import checkpoint_dir
 from ac_hygiene.defs.run_health import heal
-from ac_hygiene.defs.settings import checkpoint_dir
-from ac_hygiene.defs.tags import PROCESS_TAG
+from ac_hygiene.defs.run_tags import PROCESS_TAG
 from ac_hygiene.hygiene.db import Database
 from ac_hygiene.hygiene.ledger import CreditLedger, billing_key_expr
 from ac_hygiene.hygiene.tables import verification_cache

@@ -13,7 +13,7 @@ import click
 import httpx
 
 from ac_hygiene.activecampaign.client import ActiveCampaignClient
-from ac_hygiene.activecampaign.connection import Connection
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.activecampaign.errors import (
     AUTH_HINTS,
     AccountInactive,

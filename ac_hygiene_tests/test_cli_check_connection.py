@@ -18,7 +18,7 @@ from ac_hygiene.activecampaign.errors import (
 )
 from ac_hygiene.activecampaign.limiter import forget_account_limiters
 from ac_hygiene.cli import cli
-from ac_hygiene.cli.connection import exit_code
+from ac_hygiene.cli.check_connection import exit_code
 from ac_hygiene.sandbox.activecampaign import create_app, generate_account
 from ac_hygiene.sandbox.activecampaign.server import serve_in_thread
 

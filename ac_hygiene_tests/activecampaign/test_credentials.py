@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from ac_hygiene.activecampaign.api_key import ApiKey, normalize_api_key
-from ac_hygiene.activecampaign.connection import Connection
+from ac_hygiene.activecampaign.credentials import Connection
 from ac_hygiene.activecampaign.errors import InvalidApiKey, InvalidApiUrl
 
 KEY = "f00dfeedcafe" * 6  # 72 characters, like a real key

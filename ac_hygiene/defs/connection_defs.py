@@ -20,10 +20,10 @@ from ac_hygiene.defs.checks import connection_checks
 from ac_hygiene.defs.new_contacts_sensor import new_contacts_defs
 from ac_hygiene.defs.report_assets import report_assets
 from ac_hygiene.defs.resources import activecampaign_resource, activecampaign_resource_key
+from ac_hygiene.defs.run_tags import ACTIVECAMPAIGN_TAG, CONNECTION_TAG
 from ac_hygiene.defs.segment_assets import SEGMENT_ASSETS, segment_assets
 from ac_hygiene.defs.sensors import build_monthly_sensor
 from ac_hygiene.defs.snapshot_assets import SNAPSHOT, snapshot_assets
-from ac_hygiene.defs.tags import ACTIVECAMPAIGN_TAG, CONNECTION_TAG
 
 
 def segment_job_name(connection: str) -> str:
