@@ -8,6 +8,7 @@ the segment run's check results), unless the run carries an explicit override, w
 and recorded in the materialization.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,12 +53,17 @@ def backups_dir() -> Path:
     return data_dir() / "backups"
 
 
-def planned_at(instance: dg.DagsterInstance, connection: str, partition: str) -> datetime | None:
-    """When the segment's snapshot was taken: the start of the run that materialized
-    `segment_contacts` for the partition (changes after it were made by someone else)."""
+def planned_at(
+    instance: dg.DagsterInstance,
+    connection: str,
+    partition: str,
+    contacts_asset: str = "segment_contacts",
+) -> datetime | None:
+    """When the plan's contacts were read: the start of the run that materialized
+    `contacts_asset` for the partition (changes after it were made by someone else)."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey([connection, "segment_contacts"]), asset_partitions=[partition]
+            asset_key=dg.AssetKey([connection, contacts_asset]), asset_partitions=[partition]
         ),
         limit=1,
     ).records
@@ -91,22 +97,51 @@ def report_metadata(report: ApplyReport, override: str | None) -> dict[str, obje
     }
 
 
-def apply_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
-    connection = settings.name
-    resource_key = activecampaign_resource_key(connection)
+@dataclass(frozen=True)
+class ApplyTarget:
+    """Which plan an apply asset applies: a monthly segment's, or a new-contacts window's."""
 
-    @dg.asset(
-        key=[connection, "applied_actions"],
+    name: str  # the apply asset
+    plan: str  # its plan asset (schema CleanPlan)
+    verifications: str  # the verifications the plan was built from (for the guardrails)
+    contacts: str  # the asset whose run read the contacts (re-check: changed since then?)
+    partitions: dg.PartitionsDefinition
+    group: str
+    description: str
+
+
+def monthly_target(connection: str) -> ApplyTarget:
+    return ApplyTarget(
+        name="applied_actions",
+        plan="clean_plan",
+        verifications="verifications",
+        contacts="segment_contacts",
+        partitions=month_segment_partitions(connection),
+        group=connection,
         description=(
             "Applies the reviewed clean plan to ActiveCampaign (unsubscribe via bulk import, "
             "delete after a backup), exactly once; one row per contact with its outcome."
         ),
+    )
+
+
+def apply_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
+    return [apply_asset(settings, monthly_target(settings.name))]
+
+
+def apply_asset(settings: ConnectionSettings, target: ApplyTarget) -> dg.AssetsDefinition:
+    connection = settings.name
+    resource_key = activecampaign_resource_key(connection)
+
+    @dg.asset(
+        key=[connection, target.name],
+        description=target.description,
         ins={
-            "plan": dg.AssetIn(key=[connection, "clean_plan"]),
-            "verifications": dg.AssetIn(key=[connection, "verifications"]),
+            "plan": dg.AssetIn(key=[connection, target.plan]),
+            "verifications": dg.AssetIn(key=[connection, target.verifications]),
         },
-        group_name=connection,
-        partitions_def=month_segment_partitions(connection),
+        group_name=target.group,
+        partitions_def=target.partitions,
         tags={CONNECTION_TAG: connection},
         required_resource_keys={resource_key, "ledger"},
         kinds={"activecampaign", "polars"},
@@ -134,10 +169,10 @@ def apply_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
                 f"{connection} {partition}: guardrails overridden ({override!r}) for: "
                 + "; ".join(f.message for f in findings)
             )
-        when = planned_at(context.instance, connection, partition)
+        when = planned_at(context.instance, connection, partition, target.contacts)
         if when is None:
             context.log.warning(
-                f"{connection} {partition}: no segment_contacts materialization found; "
+                f"{connection} {partition}: no {target.contacts} materialization found; "
                 "contacts whose subscriptions changed by hand cannot be told apart"
             )
         resource: ActiveCampaignResource = getattr(context.resources, resource_key)
@@ -170,4 +205,4 @@ def apply_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
             )
         return dg.Output(report.actions, metadata=report_metadata(report, override or None))
 
-    return [applied_actions]
+    return applied_actions

@@ -29,6 +29,7 @@ import polars as pl
 
 from ac_hygiene.activecampaign.changes import ChangeWindow, read_changes_sync
 from ac_hygiene.config import ConnectionSettings
+from ac_hygiene.defs.apply_assets import ApplyTarget, apply_asset
 from ac_hygiene.defs.checks import every_email_verified, plan_matches_segment, schema_result
 from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import counts_table, preview, value_counts
@@ -101,12 +102,9 @@ def parse_window_key(key: str) -> ChangeWindow:
 
 
 def window_asset_names(settings: ConnectionSettings) -> tuple[str, ...]:
-    """The assets a window run materializes.
-
-    Seam for the apply step (issue 9): once `new_applied_actions` is defined (same partitions,
-    input `new_clean_plan`), return it too when `settings.auto_apply` is on.
-    """
-    return WINDOW_ASSETS
+    """The assets a window run materializes: with `auto_apply`, the window's plan is applied in
+    the same run (`new_applied_actions`)."""
+    return (*WINDOW_ASSETS, NEW_APPLIED_ACTIONS) if settings.auto_apply else WINDOW_ASSETS
 
 
 def _window(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> ChangeWindow:
@@ -256,7 +254,25 @@ def new_contacts_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinitio
             planned.plan, metadata=plan_metadata(planned, settings, window_key(window))
         )
 
-    return [new_contacts, new_verifications, new_clean_plan]
+    window_assets = [new_contacts, new_verifications, new_clean_plan]
+    if settings.auto_apply:  # the window's plan applied in the same run, guardrails first
+        window_assets.append(apply_asset(settings, window_apply_target(connection)))
+    return window_assets
+
+
+def window_apply_target(connection: str) -> ApplyTarget:
+    return ApplyTarget(
+        name=NEW_APPLIED_ACTIONS,
+        plan=NEW_CLEAN_PLAN,
+        verifications=NEW_VERIFICATIONS,
+        contacts=NEW_CONTACTS,
+        partitions=window_partitions(connection),
+        group=window_group(connection),
+        description=(
+            "Applies the window's clean plan to ActiveCampaign (auto_apply is on), exactly as "
+            "applied_actions does for a monthly segment: guardrails first, backup before delete."
+        ),
+    )
 
 
 def _schema_check(

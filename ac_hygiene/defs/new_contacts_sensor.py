@@ -41,6 +41,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from ac_hygiene.activecampaign.changes import ChangeWindow, changes_may_exist
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.new_contacts_assets import (
+    NEW_CLEAN_PLAN,
     new_contacts_assets,
     new_contacts_checks,
     window_asset_names,
@@ -139,15 +140,27 @@ def monthly_read_started(
 
 
 def _window_status(
-    instance: dg.DagsterInstance, key: str, requested_at: datetime, now: datetime, interval: float
+    instance: dg.DagsterInstance,
+    key: str,
+    requested_at: datetime,
+    now: datetime,
+    interval: float,
+    connection: str = "",
 ) -> str:
-    """`done`, `failed` or `waiting`, from the runs tagged with the window."""
+    """`done`, `failed` or `waiting`, from the runs tagged with the window.
+
+    A run that failed after the window's plan was materialized (the auto-apply step refused by a
+    guardrail, or an apply that must be re-run) has read and verified its window: it counts as
+    done, so one refused plan never stalls the watch; its apply stays failed in the UI until a
+    person re-runs it (with an override if they decide to).
+    """
     runs = instance.get_runs(filters=dg.RunsFilter(tags={WINDOW_TAG: key}))
     statuses = {run.status for run in runs}
     if statuses & _DONE:
         return "done"
     if statuses and statuses <= _FAILED:
-        return "failed"
+        planned = instance.get_materialized_partitions(dg.AssetKey([connection, NEW_CLEAN_PLAN]))
+        return "done" if connection and key in planned else "failed"
     if not statuses and now - requested_at > timedelta(hours=interval) + LOST_AFTER:
         return "failed"
     return "waiting"
@@ -191,6 +204,7 @@ def watch_tick(
             _parse(pending["requested_at"]) or now,
             now,
             watch.interval_hours,
+            connection,
         )
         if status == "waiting":
             return dg.SkipReason(

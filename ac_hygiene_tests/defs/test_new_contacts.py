@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.local_runs import execute
 from ac_hygiene.defs.new_contacts_assets import parse_window_key
 from ac_hygiene.defs.new_contacts_sensor import WatchCursor, job_name, watch_tick
@@ -24,12 +25,18 @@ SETTINGS = shop()
 JOB = job_name("shop")
 
 
-def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None, now: datetime):
+def tick(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    cursor: str | None,
+    now: datetime,
+    settings: ConnectionSettings = SETTINGS,
+):
     """One evaluation of the sensor's body at `now`, its partition requests applied."""
     with dg.build_sensor_context(
         instance_ref=instance.get_ref(), cursor=cursor, resources=defs.resources, definitions=defs
     ) as context:
-        result = watch_tick(context, SETTINGS, JOB, now=now)
+        result = watch_tick(context, settings, JOB, now=now)
     if isinstance(result, dg.SensorResult):
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(
@@ -228,3 +235,53 @@ def test_the_sensor_is_off_by_default_and_ticks_at_the_configured_pace() -> None
         "shop/new_verifications",
         "shop/new_clean_plan",
     }
+
+
+def test_with_auto_apply_a_window_is_applied_and_a_refused_one_does_not_stall_the_watch(
+    sandbox: Sandbox, env
+) -> None:
+    account = sandbox.account
+    settings = shop(auto_apply=True)  # change-share limit 0.5 (the suite's `shop`)
+    defs = definitions(settings)
+    job = defs.resolve_job_def(JOB)
+    assert "shop/new_applied_actions" in {
+        k.to_user_string() for k in job.asset_layer.executable_asset_keys
+    }
+    with dg.instance_for_test() as instance:
+        # later than anything the other tests wrote to the shared sandbox account
+        base = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3)
+        t1, t2, t3 = (base + timedelta(minutes=m) for m in (30, 60, 90))
+
+        def watch(cursor: str | None, now: datetime):
+            return tick(defs, instance, cursor, now, settings)
+
+        start = watch(None, base)
+        good = [
+            account.add_contact(f"{name}@gmail.com", cdate=at(base) + 60).id
+            for name in ("auto.fay", "auto.gus")
+        ]
+        junk = account.add_contact("auto.junk@mailinator.com", cdate=at(base) + 60).id
+        first = watch(start.cursor, t1)
+        (request,) = first.run_requests
+        run = execute(defs, instance, request)
+        assert run.success
+        applied = table(env, "new_applied_actions", request.partition_key)
+        outcome = {
+            r["contact_id"]: (r["action"], r["outcome"]) for r in applied.iter_rows(named=True)
+        }
+        assert outcome[junk] == ("delete", "done")  # disposable: deleted, after a backup
+        assert junk not in account.contacts
+        assert all(g in account.contacts for g in good)  # deliverable: kept, nothing written
+
+        # a window that is all disposable: the guardrail refuses its apply, nothing is deleted
+        refused = [
+            account.add_contact(f"auto.spam{i}@mailinator.com", cdate=at(t1) + 60).id
+            for i in range(2)
+        ]
+        second = watch(first.cursor, t2)
+        (request,) = second.run_requests
+        assert not execute(defs, instance, request).success
+        assert all(r in account.contacts for r in refused)
+        # ... and the watch moves on: the window was read, verified and planned
+        third = watch(second.cursor, t3)
+        assert json.loads(third.cursor)["watermark"] == t2.isoformat()
