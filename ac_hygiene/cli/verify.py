@@ -92,6 +92,17 @@ def _json_value(value: Any) -> Any:
     default=None,
     help="HELO name; should match this machine's reverse DNS (default: its FQDN).",
 )
+@click.option(
+    "--canaries",
+    envvar="AC_HYGIENE_CANARIES",
+    show_envvar=True,
+    default="",
+    metavar="DOMAIN,...",
+    help=(
+        "Domains that must resolve before any DNS verdict is trusted "
+        "(default: gmail.com,outlook.com,yahoo.com; 'none' turns the check off)."
+    ),
+)
 @click.option("--no-smtp", is_flag=True, help="Stop after syntax, lists and DNS (no probing).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line per address.")
 def verify(
@@ -100,6 +111,7 @@ def verify(
     dns: tuple[str, int] | None,
     smtp_port: int,
     helo: str | None,
+    canaries: str,
     no_smtp: bool,
     as_json: bool,
 ) -> None:
@@ -117,6 +129,11 @@ def verify(
         options["nameservers"] = [dns]
     if helo:
         options["helo_name"] = helo
+    from ac_hygiene.defs.verifier import parse_canaries
+
+    names = parse_canaries(canaries)
+    if names is not None:
+        options["canaries"] = names
     try:
         settings = VerificationSettings(**options)
         frame = _run(addresses, settings, verify_emails)

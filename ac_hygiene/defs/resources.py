@@ -24,6 +24,7 @@ from ac_hygiene.aio import run_sync
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs import paths
 from ac_hygiene.defs.verifier import (
+    CANARIES_ENV,
     DNS_ENV,
     HELO_ENV,
     SMTP_PORT_ENV,
@@ -117,6 +118,13 @@ class VerifierResource(dg.ConfigurableResource):
     smtp_port: int = Field(default=0, description="SMTP port of mail servers (default 25).")
     helo: str = Field(default="", description="Name announced in HELO/EHLO.")
     smtp_timeout_s: float = Field(default=0.0, description="Seconds per SMTP reply.")
+    canaries: str = Field(
+        default="",
+        description=(
+            "Resolver canaries, comma-separated domains that must resolve before a batch is "
+            "trusted (default: gmail.com,outlook.com,yahoo.com; `none` turns the check off)."
+        ),
+    )
 
     def settings(self) -> VerificationSettings:
         return verification_settings(
@@ -125,6 +133,7 @@ class VerifierResource(dg.ConfigurableResource):
             helo=self.helo or os.environ.get(HELO_ENV, ""),
             smtp_timeout_s=self.smtp_timeout_s
             or _env_number(SMTP_TIMEOUT_ENV, float, "a number of seconds"),
+            canaries=self.canaries or os.environ.get(CANARIES_ENV, ""),
         )
 
 

@@ -6,6 +6,7 @@ SMTP port, HELO name), so the sandbox is reached through ordinary settings, neve
 
 from __future__ import annotations
 
+import math
 import socket
 from dataclasses import dataclass, field
 from functools import cache
@@ -85,11 +86,15 @@ class VerificationSettings:
             "smtp_command_timeout_s",
             "smtp_session_timeout_s",
         ):
-            if not getattr(self, name) > 0:
-                problems.append(f"{name} must be > 0 seconds, got {getattr(self, name)}")
+            if not 0 < getattr(self, name) < math.inf:  # nan and inf: no timeout at all
+                problems.append(
+                    f"{name} must be a finite number of seconds > 0, got {getattr(self, name)}"
+                )
         for name in ("greylist_budget_s", "greylist_default_delay_s"):
-            if not getattr(self, name) >= 0:
-                problems.append(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
+            if not 0 <= getattr(self, name) < math.inf:
+                problems.append(
+                    f"{name} must be a finite number of seconds >= 0, got {getattr(self, name)}"
+                )
         for name in (
             "max_recipients_per_session",
             "concurrency",

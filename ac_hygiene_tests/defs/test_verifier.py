@@ -52,3 +52,32 @@ def test_a_malformed_number_in_the_environment_names_the_variable(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=message):
         VerifierResource().settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ("gmail.com", "outlook.com", "yahoo.com")),
+        ("none", ()),
+        (" mx.acme.com , acme.org ", ("mx.acme.com", "acme.org")),
+    ],
+)
+def test_canaries_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, text: str, expected: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("AC_HYGIENE_CANARIES", text)
+    assert VerifierResource().settings().canaries == expected
+
+
+def test_a_canary_that_is_no_domain_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AC_HYGIENE_CANARIES", "gmail.com,localhost")
+    with pytest.raises(ValueError, match="canary 'localhost' is not a domain name"):
+        VerifierResource().settings()
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_an_infinite_smtp_timeout_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    # `inf` would mean no timeout at all: one silent server would hold the batch for ever
+    monkeypatch.setenv("AC_HYGIENE_SMTP_TIMEOUT", value)
+    with pytest.raises(ValueError, match="finite number of seconds"):
+        VerifierResource().settings()
