@@ -192,8 +192,26 @@ def connection_checks(settings: ConnectionSettings) -> list[dg.AssetChecksDefini
     def _every_email_verified(results: pl.DataFrame, contacts: pl.DataFrame) -> dg.AssetCheckResult:
         return every_email_verified(results, contacts)
 
+    return [
+        *checks,
+        _plan_matches_segment,
+        _every_email_verified,
+        *guardrail_checks(settings, "clean_plan", "verifications", partitions),
+    ]
+
+
+def guardrail_checks(
+    settings: ConnectionSettings,
+    plan_asset: str,
+    verifications_asset: str,
+    partitions: dg.PartitionsDefinition,
+) -> list[dg.AssetChecksDefinition]:
+    """The apply step's guardrails as blocking checks on a plan (a monthly segment's or a
+    new-contacts window's), so a suspect plan never looks good to anything downstream."""
+    connection = settings.name
+
     @dg.asset_check(
-        asset=dg.AssetKey([connection, "clean_plan"]),
+        asset=dg.AssetKey([connection, plan_asset]),
         name="plan_looks_sane",
         description=(
             "The plan guard: a plan shaped like a verifier or network failure (most probes "
@@ -201,17 +219,17 @@ def connection_checks(settings: ConnectionSettings) -> list[dg.AssetChecksDefini
         ),
         blocking=True,
         partitions_def=partitions,
-        additional_ins={"verifications": dg.AssetIn(key=[connection, "verifications"])},
+        additional_ins={"verifications": dg.AssetIn(key=[connection, verifications_asset])},
     )
     def _plan_looks_sane(plan: pl.DataFrame, verifications: pl.DataFrame) -> dg.AssetCheckResult:
         return plan_looks_sane(plan, verifications)
 
     @dg.asset_check(
-        asset=dg.AssetKey([connection, "clean_plan"]),
+        asset=dg.AssetKey([connection, plan_asset]),
         name="change_share_within_limit",
         description=(
-            f"Unsubscribe + Delete at most {settings.max_change_share:.0%} of the segment "
-            "(applying more needs an explicit, recorded override)."
+            f"Unsubscribe + Delete at most {settings.max_change_share:.0%} of the plan's "
+            "contacts (applying more needs an explicit, recorded override)."
         ),
         blocking=True,
         partitions_def=partitions,
@@ -219,10 +237,4 @@ def connection_checks(settings: ConnectionSettings) -> list[dg.AssetChecksDefini
     def _change_share(plan: pl.DataFrame) -> dg.AssetCheckResult:
         return change_share_within_limit(plan, settings.max_change_share)
 
-    return [
-        *checks,
-        _plan_matches_segment,
-        _every_email_verified,
-        _plan_looks_sane,
-        _change_share,
-    ]
+    return [_plan_looks_sane, _change_share]

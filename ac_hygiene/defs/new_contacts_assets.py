@@ -30,7 +30,12 @@ import polars as pl
 from ac_hygiene.activecampaign.changes import ChangeWindow, read_changes_sync
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.apply_assets import ApplyTarget, apply_asset
-from ac_hygiene.defs.checks import every_email_verified, plan_matches_segment, schema_result
+from ac_hygiene.defs.checks import (
+    every_email_verified,
+    guardrail_checks,
+    plan_matches_segment,
+    schema_result,
+)
 from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import counts_table, preview, value_counts
 from ac_hygiene.defs.resources import (
@@ -327,4 +332,5 @@ def new_contacts_checks(settings: ConnectionSettings) -> list[dg.AssetChecksDefi
     def _every_verified(results: pl.DataFrame, contacts: pl.DataFrame) -> dg.AssetCheckResult:
         return every_email_verified(results, to_verify(contacts))
 
-    return [*checks, _plan_matches_window, _every_verified]
+    guardrails = guardrail_checks(settings, NEW_CLEAN_PLAN, NEW_VERIFICATIONS, partitions)
+    return [*checks, _plan_matches_window, _every_verified, *guardrails]

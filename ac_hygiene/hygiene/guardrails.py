@@ -6,6 +6,9 @@ Two rules, both *blocking* (a refused plan is not applied, by hand or automatica
 - the change share: Unsubscribe + Delete over `max_change_share` (default 20%) of the segment's
   contacts. A monthly cleaning of a list in use changes a few percent; a fifth of the list means
   a bad import, a broken verifier or a policy set by mistake, and a person should look first.
+  Like the plan assessment, it judges plans of at least `min_addresses` (20) contacts: a share of
+  a handful means nothing (one invalid among four new signups is 25%), and a broken verifier is
+  the plan assessment's and the resolver canaries' to catch.
 
 A person who has looked can apply anyway with an explicit override (a non-empty reason), which
 is recorded with the run. A refusal says what fired and how to proceed.
@@ -24,12 +27,15 @@ OVERRIDE_TAG = "ac_hygiene/override_guardrails"
 
 
 def change_share_finding(
-    plan: pl.DataFrame, max_change_share: float = DEFAULT_MAX_CHANGE_SHARE
+    plan: pl.DataFrame,
+    max_change_share: float = DEFAULT_MAX_CHANGE_SHARE,
+    min_contacts: int = AssessmentThresholds().min_addresses,
 ) -> Finding | None:
-    """A finding when Unsubscribe + Delete exceed `max_change_share` of the plan's contacts."""
+    """A finding when Unsubscribe + Delete exceed `max_change_share` of the plan's contacts
+    (plans of fewer than `min_contacts` contacts are not judged by share)."""
     if not 0.0 <= max_change_share <= 1.0:
         raise ValueError(f"max_change_share must be between 0 and 1, got {max_change_share}")
-    if plan.height == 0:
+    if plan.height == 0 or plan.height < min_contacts:
         return None
     changes = plan.filter(pl.col("action") != "keep").height
     share = changes / plan.height

@@ -48,6 +48,14 @@ def test_share_over_the_limit_is_refused_with_what_to_do():
     assert change_share_finding(plan, 0.3) is None
 
 
+def test_a_plan_too_small_for_a_share_to_mean_anything_is_not_judged_by_it():
+    # four new signups, one invalid: 25%, but one contact; twenty with five invalid: judged
+    few, _ = _plan(accepted=3, mailbox_not_found=1)
+    assert change_share_finding(few, 0.2) is None
+    enough, _ = _plan(accepted=15, mailbox_not_found=5)
+    assert change_share_finding(enough, 0.2) is not None
+
+
 def test_infrastructure_failure_is_refused_even_under_the_share_limit():
     # a resolver that answers NXDOMAIN for everything: most addresses 'no_domain'
     plan, verifications = _plan(accepted=20, no_domain=80)

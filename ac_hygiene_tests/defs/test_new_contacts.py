@@ -273,14 +273,18 @@ def test_with_auto_apply_a_window_is_applied_and_a_refused_one_does_not_stall_th
         assert junk not in account.contacts
         assert all(g in account.contacts for g in good)  # deliverable: kept, nothing written
 
-        # a window that is all disposable: the guardrail refuses its apply, nothing is deleted
+        # a window that is all disposable (enough contacts for a share to count): the blocking
+        # checks fail and the guardrail refuses its apply, nothing is deleted
         refused = [
             account.add_contact(f"auto.spam{i}@mailinator.com", cdate=at(t1) + 60).id
-            for i in range(2)
+            for i in range(25)
         ]
         second = watch(first.cursor, t2)
         (request,) = second.run_requests
-        assert not execute(defs, instance, request).success
+        run = execute(defs, instance, request)
+        assert not run.success
+        failed_checks = {e.check_name for e in run.get_asset_check_evaluations() if not e.passed}
+        assert "change_share_within_limit" in failed_checks
         assert all(r in account.contacts for r in refused)
         # ... and the watch moves on: the window was read, verified and planned
         third = watch(second.cursor, t3)
