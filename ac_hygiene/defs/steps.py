@@ -68,7 +68,11 @@ def segment_emails(contacts: pl.DataFrame) -> list[str]:
     Two contacts sharing an address need one verification (and one credit); a contact without an
     address has nothing to verify (the plan keeps it with reason `no_email`).
     """
-    emails = contacts.get_column("email")
+    return distinct_addresses(contacts.get_column("email"))
+
+
+def distinct_addresses(emails: pl.Series) -> list[str]:
+    """Each distinct non-blank address of `emails` once, in order (see `segment_emails`)."""
     usable = emails.filter(emails.str.strip_chars().str.len_chars().fill_null(0) > 0)
     return usable.unique(maintain_order=True).to_list()
 
@@ -141,7 +145,7 @@ def verify_and_charge(
     Raises `dg.Failure` (no retry) before any DNS or SMTP traffic when the balance or the
     month's budget cannot cover the cost.
     """
-    emails = segment_emails(pl.DataFrame({"email": addresses}, schema={"email": pl.String}))
+    emails = distinct_addresses(pl.Series("email", addresses, dtype=pl.String))
     prefix = f"{connection} {label}"
     started = time.monotonic()
     with CreditLedger(ledger_url) as credits:
