@@ -113,11 +113,9 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
                     known_tag_ids=None if tags is None else tags.get_column("tag_id"),
                 )
                 elapsed = time.monotonic() - started
-            source, pages = "activecampaign", logger.pages
-            context.log.info(
-                f"{connection} {segment}: no snapshot for {month}; {frame.height:,} contacts read "
-                f"in {pages} pages, {elapsed:.1f} s"
-            )
+            source, pages = "activecampaign", logger.read
+            # Honest about a resumed read: never "2,000 contacts in 0 pages".
+            context.log.info(f"no snapshot for {month}; " + logger.summary(frame.height, elapsed))
         with_email = int(frame.select(pl.col("email").is_not_null().sum()).item())
         return dg.Output(
             frame,
