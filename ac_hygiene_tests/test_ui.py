@@ -323,7 +323,14 @@ def test_asset_graph_and_clean_plan_render_without_an_error(
     pages = {
         "lineage": (
             f"{ui.url}/locations/{LOCATION_NAME}/asset-groups/demo/lineage",
-            ("segment_contacts", "verifications", "clean_plan", "hygiene_report"),
+            (
+                "account_snapshot",
+                "segment_contacts",
+                "verifications",
+                "clean_plan",
+                "applied_actions",
+                "hygiene_report",
+            ),
         ),
         "clean_plan": (
             f"{ui.url}/assets/demo/clean_plan?view=events&partition={month}%7Call",
