@@ -15,6 +15,7 @@ from ac_hygiene.defs.resources import LedgerResource
 from ac_hygiene.defs.run_queue import tag_run
 from ac_hygiene.defs.run_tags import CONNECTION_TAG
 from ac_hygiene.hygiene.balance import AccountState
+from ac_hygiene.hygiene.guardrails import guard_findings
 from ac_hygiene.hygiene.ledger import CreditLedger
 from ac_hygiene.schemas import PLAN_ACTIONS, VERIFICATION_STATUSES
 
@@ -24,7 +25,9 @@ REPORT_SCHEMA = {
     "contacts": pl.Int64,
     **{status: pl.Int64 for status in VERIFICATION_STATUSES},
     **{action: pl.Int64 for action in PLAN_ACTIONS},
+    "guardrails": pl.String,
 }
+PASSED = "pass"
 
 
 def _segment_of(partition_key: str) -> str:
@@ -43,13 +46,36 @@ def segment_names(lists: pl.DataFrame | None, tags: pl.DataFrame | None) -> dict
     return names
 
 
+def guardrail_verdicts(
+    plans: dict[str, pl.DataFrame],
+    verifications: dict[str, pl.DataFrame],
+    max_change_share: float,
+) -> dict[str, str]:
+    """Per plan, `pass` or what the apply step's guardrails refuse it for (the same rules as the
+    blocking checks on `clean_plan`): a refused plan's actions are not counted as planned."""
+    verdicts = {}
+    for key, plan in plans.items():
+        checked = verifications.get(key)
+        if checked is None:
+            verdicts[key] = "refused: no verifications"
+            continue
+        findings = guard_findings(plan, checked, max_change_share=max_change_share)
+        verdicts[key] = (
+            PASSED if not findings else "refused: " + ", ".join(f.code for f in findings)
+        )
+    return verdicts
+
+
 def report_frame(
     plans: dict[str, pl.DataFrame],
     verifications: dict[str, pl.DataFrame],
     names: dict[str, str] | None = None,
+    verdicts: dict[str, str] | None = None,
 ) -> pl.DataFrame:
-    """One row per segment: contacts, addresses per status, contacts per planned action."""
+    """One row per segment: contacts, addresses per status, contacts per planned action, and
+    the guardrails' verdict on its plan."""
     names = names or {}
+    verdicts = verdicts or {}
     rows = []
     for key in sorted(plans, key=_segment_of):
         plan = plans[key]
@@ -70,6 +96,7 @@ def report_frame(
                 "contacts": plan.height,
                 **statuses,
                 **actions,
+                "guardrails": verdicts.get(key, PASSED),
             }
         )
     return pl.DataFrame(rows, schema=REPORT_SCHEMA)
@@ -183,8 +210,16 @@ def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
     ) -> dg.Output[pl.DataFrame]:
         month = context.partition_key
         tag_run(context)
-        frame = report_frame(plans, checked, segment_names(lists, tags))
-        totals = distinct_actions(plans)
+        verdicts = guardrail_verdicts(plans, checked, settings.max_change_share)
+        frame = report_frame(plans, checked, segment_names(lists, tags), verdicts)
+        # A plan the guardrails refuse is not a plan: its actions are not counted as planned.
+        refused = sorted(_segment_of(k) for k, verdict in verdicts.items() if verdict != PASSED)
+        totals = distinct_actions({k: p for k, p in plans.items() if verdicts[k] == PASSED})
+        if refused:
+            context.log.warning(
+                f"{connection} {month}: the guardrails refuse the plan of {', '.join(refused)}; "
+                "its actions are not counted as planned (see the segment's clean_plan checks)"
+            )
         distinct = (
             pl.concat([p.select("contact_id") for p in plans.values()]).n_unique() if plans else 0
         )
@@ -218,6 +253,7 @@ def report_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
                 "credits": dg.MetadataValue.md(credits_line(account)),
                 **{f"action_{name}": count for name, count in totals.items()},
                 "by_action": counts_table(totals, ("action", "distinct contacts")),
+                "segments_refused_by_guardrails": dg.MetadataValue.json(refused),
                 "auto_apply": settings.auto_apply,
                 "report": dg.MetadataValue.md(markdown_table(frame, limit=200)),
             },
