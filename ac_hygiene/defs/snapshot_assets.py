@@ -25,12 +25,7 @@ from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import preview
 from ac_hygiene.defs.partitions import PastMonthError, ensure_runnable_month, months
 from ac_hygiene.defs.progress import PageLogger
-from ac_hygiene.defs.resources import (
-    ActiveCampaignResource,
-    LedgerResource,
-    VerifierResource,
-    activecampaign_resource_key,
-)
+from ac_hygiene.defs.resources import ActiveCampaignResource, activecampaign_resource_key
 from ac_hygiene.defs.run_queue import tag_run
 from ac_hygiene.defs.settings import checkpoint_dir
 from ac_hygiene.defs.snapshot_warmup import SnapshotWarmup
@@ -66,15 +61,14 @@ def snapshot_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         # The latest tags table spares a re-read of the tags when it knows every tag on the
         # contacts (see activecampaign.contacts); never materialized yet: None.
         ins={"tags": dg.AssetIn(key=[connection, "tags"], metadata={"optional": True})},
-        required_resource_keys={resource_key},
+        # The verifier and the ledger for the cache warm-up during the read.
+        required_resource_keys={resource_key, "verifier", "ledger"},
         kinds={"activecampaign", "polars"},
         tags={CONNECTION_TAG: connection},
     )
     def account_snapshot(
         context: dg.AssetExecutionContext,
         tags: pl.DataFrame | None,
-        verifier: VerifierResource,
-        ledger: LedgerResource,
     ) -> dg.Output[pl.DataFrame]:
         month = context.partition_key
         tag_run(context)
@@ -87,8 +81,8 @@ def snapshot_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
             context.log,
             connection=connection,
             month=month,
-            verifier=verifier,
-            ledger=ledger,
+            verifier=context.resources.verifier,
+            ledger=context.resources.ledger,
             policy=settings.policy,
         )
 

@@ -117,7 +117,7 @@ class CacheWarmup:
         policy: CleanPolicy | None = None,
         chunk: int = CHUNK,
         max_pending: int = MAX_PENDING,
-        verify: Verify = verify_emails,
+        verify: Verify | None = None,
     ) -> None:
         self.connection = connection
         self.month = month
@@ -289,7 +289,8 @@ class CacheWarmup:
                 self._say(self.summary.reason)
                 return False
             self._committed += needed
-        results = self._verify(chunk, self._settings, cache=cache)
+        verify = self._verify or verify_emails  # looked up late: tests replace it
+        results = verify(chunk, self._settings, cache=cache)
         self.summary.chunks += 1
         keys = results.filter(pl.col("email_normalized").is_not_null())
         hits = keys.filter(pl.col("from_cache")).get_column("email_normalized").n_unique()
