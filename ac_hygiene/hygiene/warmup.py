@@ -16,7 +16,13 @@ The rules are those of the verify step (`defs.steps.verify_and_charge`):
   is removed from the cache and the warm-up stops (a broken resolver or a blocked port 25 would
   make every later chunk suspect too); when the read ends, the whole warmed batch is judged again
   and removed if suspect, as one segment's batch would be;
-- lookups use the month's freshness window (the caller passes `steps.cache_freshness`).
+- lookups use the month's freshness window (the caller passes `steps.cache_freshness`);
+- greylisting is not waited for (see `CacheWarmup.__init__`): a greylisted address is left to
+  the segment run, whose probe then usually passes at once.
+
+Pages a resumed read takes from its checkpoint are not warmed (the segment runs verify them).
+After the last page the read waits for the queued chunks at most the caller's `timeout_s`, plus
+the chunk in progress (bounded by the engine's SMTP timeouts); what is left goes to the segments.
 
 The warm-up is our cost, not the customer's: it runs only when the connection is unmetered or
 its balance and monthly budget cover what the snapshot's addresses will cost (an upper bound from
@@ -38,7 +44,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -80,6 +86,7 @@ class WarmupSummary:
     offered: int = 0  # addresses handed over by the read (blanks included)
     verified_now: int = 0  # distinct addresses verified (not found in the cache)
     from_cache: int = 0  # distinct addresses already fresh in the cache
+    unknown: int = 0  # of those verified, no verdict (greylisted, timed out): not cached
     left_to_segments: int = 0  # offered but not warmed (skipped, stopped, behind, failed)
     uncached: int = 0  # rows removed again by the suspect-batch guard
     chunks: int = 0
@@ -122,7 +129,11 @@ class CacheWarmup:
         self.connection = connection
         self.month = month
         self._url = ledger_url
-        self._settings = settings
+        # No waiting for greylisting here: a greylisted address comes back unknown (never
+        # cached) and the segment run probes it again later, by when the first attempt, made
+        # here, has usually cleared the greylist. Waiting would hold a whole chunk (and the
+        # pages behind it) for up to `greylist_budget_s`.
+        self._settings = replace(settings, greylist_budget_s=0.0)
         # At the very first second of a month the window is empty: nothing is reused.
         self._freshness = max(freshness, timedelta(seconds=1))
         self._policy = policy
@@ -280,7 +291,8 @@ class CacheWarmup:
             with CreditLedger(self._url) as credits:
                 needed = credits.estimate(self.connection, self.month, chunk).needed
             if self._committed + needed > self._allowed:
-                self.summary.left_to_segments += len(chunk)
+                with self._cond:
+                    self.summary.left_to_segments += len(chunk)
                 self.summary.state = "stopped"
                 self.summary.reason = (
                     f"the balance / monthly budget ({self._allowed:,} credits) covers no more "
@@ -296,6 +308,8 @@ class CacheWarmup:
         hits = keys.filter(pl.col("from_cache")).get_column("email_normalized").n_unique()
         self.summary.from_cache += hits
         self.summary.verified_now += keys.get_column("email_normalized").n_unique() - hits
+        unknown = keys.filter(pl.col("status") == "unknown")
+        self.summary.unknown += unknown.get_column("email_normalized").n_unique()
         kept = results.select([c for c in _KEPT if c in results.columns])
         verdict = assess_batch(results, self._policy)
         if not verdict.ok:

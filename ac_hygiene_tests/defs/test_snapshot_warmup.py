@@ -91,7 +91,10 @@ def test_the_warm_up_verifies_during_the_snapshot_and_the_segments_reuse_it(
     definite = warm_checked.filter(
         (pl.col("status") != "unknown") & pl.col("email_normalized").is_not_null()
     )
-    assert definite["from_cache"].all()
+    # (The warm-up does not wait for greylisting: what it left unknown, the segments verify.)
+    probed_again = definite.filter(~pl.col("from_cache"))["email_normalized"].n_unique()
+    assert probed_again <= snapshot["warmup_unknown"]
+    assert definite["from_cache"].mean() > 0.9
     assert not cold_checked.filter(pl.col("status") != "unknown")["from_cache"].all()
 
     # The same verdicts and the same charges as without the warm-up.
