@@ -17,8 +17,8 @@ The rules are those of the verify step (`defs.steps.verify_and_charge`):
   make every later chunk suspect too); when the read ends, the whole warmed batch is judged again
   and removed if suspect, as one segment's batch would be;
 - lookups use the month's freshness window (the caller passes `steps.cache_freshness`);
-- greylisting is not waited for (see `CacheWarmup.__init__`): a greylisted address is left to
-  the segment run, whose probe then usually passes at once.
+- greylisting is waited for as the engine does (`greylist_budget_s`), beside the read; what is
+  still greylisted comes back unknown, is never cached, and the segment run probes it again.
 
 Pages a resumed read takes from its checkpoint are not warmed (the segment runs verify them).
 After the last page the read waits for the queued chunks at most the caller's `timeout_s`, plus
@@ -44,7 +44,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -129,11 +129,11 @@ class CacheWarmup:
         self.connection = connection
         self.month = month
         self._url = ledger_url
-        # No waiting for greylisting here: a greylisted address comes back unknown (never
-        # cached) and the segment run probes it again later, by when the first attempt, made
-        # here, has usually cleared the greylist. Waiting would hold a whole chunk (and the
-        # pages behind it) for up to `greylist_budget_s`.
-        self._settings = replace(settings, greylist_budget_s=0.0)
+        # The engine's own greylist budget applies: its wait runs beside the read, where the
+        # segment runs would otherwise wait for it one by one (measured: not waiting here put
+        # 24 s back on the month's wall). A chunk that waits holds the pages behind it, which
+        # beyond `max_pending` are left to the segment runs.
+        self._settings = settings
         # At the very first second of a month the window is empty: nothing is reused.
         self._freshness = max(freshness, timedelta(seconds=1))
         self._policy = policy
