@@ -28,9 +28,11 @@ The warm-up is our cost, not the customer's: it runs only when the connection is
 its balance and monthly budget cover what the snapshot's addresses will cost (an upper bound from
 the account's size before the first chunk, the ledger's estimate of each chunk after).
 
-Memory is bounded: at most `max_pending` addresses wait for the worker (beyond that a page is
-left to the segment runs, counted as `left_to_segments`), and the warmed results are kept
-only as the columns the guard reads. The read is never slowed: `offer` does not block.
+Memory: at most `max_pending` addresses wait for the worker (beyond that a page is left to the
+segment runs, counted as `left_to_segments`); the addresses already handed over and the warmed
+results (only the columns the guard reads) grow with the account, about as much again as the
+snapshot's email column, which the step holds anyway. The read is never slowed: `offer` does not
+block.
 
 A failure here never fails the read: the caller catches it, says so, and the segment runs verify
 as they did before. Nothing here knows Dagster; messages go through `drain_messages` so that the
