@@ -20,6 +20,8 @@ Figures (the last line printed is one JSON object):
 - requests: HTTP requests the sandbox received; min_requests = ceil(contacts / 100) contact pages
   + the lists, tags and fields tables (target requests <= 1.05 x min_requests);
 - rate_floor_s = requests / 5, the least time 5 req/s allows (target wall_s <= 1.3 x rate_floor_s);
+- warmup_*: the snapshot's cache warm-up (addresses verified during the read, left to the
+  segment runs, seconds the snapshot waited for it after its last page);
 - asset_s: time inside each asset, summed over runs;
 - daemon_cpu_s: CPU of the daemon and its code server over the month; daemon_cpu_while_queued_s
   and queued_s: the same while at least one run sat in the queue (nothing may spin while it waits);
@@ -409,6 +411,12 @@ def main() -> None:
         "http_429": int(stats["rate_limited_429"]),
         "peak_rps": stats["peak_requests_per_second"],
         "snapshot_pages": snapshot.get("pages"),
+        # The snapshot's cache warm-up: addresses verified while the account was read, those left
+        # to the segment runs, and how long the snapshot waited for it after its last page.
+        "warmup_state": snapshot.get("warmup_state"),
+        "warmup_verified": snapshot.get("warmup_verified_now"),
+        "warmup_left_to_segments": snapshot.get("warmup_left_to_segments"),
+        "warmup_drain_s": snapshot.get("warmup_drain_seconds"),
         "distinct_contacts_report": report.get("distinct_contacts"),
         "credits_used": report.get("credits_used"),
         "asset_s": asset_s,

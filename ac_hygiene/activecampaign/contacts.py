@@ -29,7 +29,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -86,6 +86,9 @@ class PageProgress:
     total: int | None  # contacts the API said match, when it says
     last_id: int
     resumed_pages: int  # pages that came from the checkpoint rather than this run
+    # The addresses of the page just stored (one per contact, None when it has none): lets a
+    # caller start work on them while the read goes on (the snapshot's cache warm-up).
+    emails: tuple[str | None, ...] = field(default=(), repr=False)
 
 
 @dataclass
@@ -309,6 +312,7 @@ async def extract_contacts(
                     total=total,
                     last_id=last_id,
                     resumed_pages=resumed_pages,
+                    emails=tuple(frame.get_column("email").to_list()),
                 )
             )
         if len(contacts) < PAGE_LIMIT:

@@ -64,7 +64,7 @@ def test_month_on_postgres(
         assert type(instance.run_coordinator).__name__ == "HygieneRunCoordinator"
         month_runs = run_month(defs, instance, "shop")
         assert instance.get_dynamic_partitions("shop__segments")[0] == "all"
-        assert list(month_runs.results) == ["account", "snapshot", "all", "report"]
+        assert list(month_runs.results) == ["snapshot", "account", "all", "report"]
         assert all(r.success for r in month_runs.results.values())
         assert len(instance.get_runs()) == 4
         plan = dg.AssetKey(["shop", "clean_plan"])
