@@ -30,7 +30,6 @@ window's clean plan knows each contact's lists.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,11 +44,11 @@ from ac_hygiene.activecampaign.contacts import (
     _existing_tag_ids,
     _memberships,
     finish_frame,
+    keyset_page,
     raw_page_frame,
 )
 from ac_hygiene.activecampaign.convert import meta_total, to_int
 from ac_hygiene.activecampaign.credentials import Connection
-from ac_hygiene.activecampaign.errors import UnexpectedResponse
 from ac_hygiene.activecampaign.limiter import DEFAULT_RATE
 from ac_hygiene.activecampaign.reads import PAGE_LIMIT, count
 from ac_hygiene.aio import run_sync
@@ -135,25 +134,12 @@ async def _stream(
     while True:
         body = await client.get("/contacts", params={**base, "id_greater": last_id})
         requests += 1
-        if not isinstance(body, Mapping):
-            raise UnexpectedResponse("GET /contacts: expected a JSON object")
-        contacts = _array(body, "contacts")
+        contacts, fresh = keyset_page(body, last_id)
         if total is None:
             total = meta_total(body)
-        fresh = [c for c in contacts if (to_int(c.get("id")) or 0) > last_id]
-        ids = [to_int(c.get("id")) or 0 for c in fresh]
-        if any(later <= earlier for earlier, later in itertools.pairwise(ids)):
-            raise UnexpectedResponse(
-                f"GET /contacts?id_greater={last_id}: the page is not in ascending id order; "
-                "the read stops rather than skip contacts"
-            )
         if not fresh:
-            if len(contacts) >= PAGE_LIMIT:
-                raise UnexpectedResponse(
-                    f"GET /contacts?id_greater={last_id} answered contacts already read; the "
-                    "server does not page by id, so the read stops rather than loop"
-                )
             break
+        ids = [to_int(c.get("id")) or 0 for c in fresh]
         member = _memberships(_array(body, "contactLists"), _array(body, "contactTags"))
         frame = raw_page_frame(fresh, member)
         pages.append(frame)

@@ -130,6 +130,33 @@ def _array(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     return [row for row in value if isinstance(row, Mapping)]
 
 
+def keyset_page(
+    body: object, last_id: int
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(every contact of a `GET /contacts?id_greater=last_id` page, those above the cursor).
+
+    Keyset guards: a contact at or below the cursor would be a duplicate; the next cursor is the
+    page's last id, so an unordered page would skip contacts; and a full page with nothing new
+    means the server ignores id_greater (the read would loop). Both stop the read.
+    """
+    if not isinstance(body, Mapping):
+        raise UnexpectedResponse("GET /contacts: expected a JSON object")
+    contacts = _array(body, "contacts")
+    fresh = [c for c in contacts if (to_int(c.get("id")) or 0) > last_id]
+    ids = [to_int(c.get("id")) or 0 for c in fresh]
+    if any(later <= earlier for earlier, later in itertools.pairwise(ids)):
+        raise UnexpectedResponse(
+            f"GET /contacts?id_greater={last_id}: the page is not in ascending id order "
+            "(orders[id]=ASC ignored); the read stops rather than skip contacts"
+        )
+    if not fresh and len(contacts) >= PAGE_LIMIT:
+        raise UnexpectedResponse(
+            f"GET /contacts?id_greater={last_id} answered contacts already read; the "
+            "server does not page by id, so the read stops rather than loop"
+        )
+    return contacts, fresh
+
+
 def raw_page_frame(
     contacts: list[Mapping[str, Any]], memberships: _Memberships | None
 ) -> pl.DataFrame:
@@ -260,15 +287,10 @@ async def extract_contacts(
 
     while True:
         body = await client.get("/contacts", params={**base_params, "id_greater": last_id})
-        if not isinstance(body, Mapping):
-            raise UnexpectedResponse("GET /contacts: expected a JSON object")
-        contacts = _array(body, "contacts")
+        contacts, fresh = keyset_page(body, last_id)
         if total is None:
             remaining = meta_total(body)
             total = None if remaining is None else stored_rows + remaining
-        # Keyset guard: a contact at or below the cursor would be a duplicate (and a server that
-        # ignores id_greater would loop forever).
-        fresh = [c for c in contacts if (to_int(c.get("id")) or 0) > last_id]
         if len(fresh) < len(contacts) and not warned_inclusive:
             warned_inclusive = True
             log.warning(
@@ -276,19 +298,7 @@ async def extract_contacts(
                 "dropped (the server treats id_greater as inclusive)",
                 last_id,
             )
-        ids = [to_int(c.get("id")) or 0 for c in fresh]
-        if any(later <= earlier for earlier, later in itertools.pairwise(ids)):
-            # The next cursor is the page's last id: an unordered page would skip contacts.
-            raise UnexpectedResponse(
-                f"GET /contacts?id_greater={last_id}: the page is not in ascending id order "
-                "(orders[id]=ASC ignored); the extraction stops rather than skip contacts"
-            )
         if not fresh:
-            if len(contacts) >= PAGE_LIMIT:  # a full page, all old: id_greater is being ignored
-                raise UnexpectedResponse(
-                    f"GET /contacts?id_greater={last_id} answered contacts already read; the "
-                    "server does not page by id, so the extraction stops rather than loop"
-                )
             break
         member = (
             _memberships(_array(body, "contactLists"), _array(body, "contactTags"))
