@@ -224,23 +224,16 @@ class ApplyJournal:
 
     # -- reading --------------------------------------------------------------------------
     def rows(self, connection: str, partition: str) -> list[JournalRow]:
-        t = apply_journal.c
-        query = (
-            sa.select(apply_journal)
-            .where(t.connection == connection, t.partition == partition)
-            .order_by(t.contact_id)
-        )
-
-        def work(conn: Connection) -> list[JournalRow]:
-            return [_row(r) for r in conn.execute(query).mappings()]
-
-        return self.db.run(work, readonly=True)
+        return self._rows(connection, apply_journal.c.partition == partition)
 
     def rows_of_run(self, connection: str, run_id: str) -> list[JournalRow]:
+        return self._rows(connection, apply_journal.c.run_id == run_id)
+
+    def _rows(self, connection: str, condition: sa.ColumnElement[bool]) -> list[JournalRow]:
         t = apply_journal.c
         query = (
             sa.select(apply_journal)
-            .where(t.connection == connection, t.run_id == run_id)
+            .where(t.connection == connection, condition)
             .order_by(t.contact_id)
         )
 
