@@ -145,7 +145,7 @@ def _window_status(
     requested_at: datetime,
     now: datetime,
     interval: float,
-    connection: str = "",
+    connection: str,
 ) -> str:
     """`done`, `failed` or `waiting`, from the runs tagged with the window.
 
@@ -160,7 +160,7 @@ def _window_status(
         return "done"
     if statuses and statuses <= _FAILED:
         planned = instance.get_materialized_partitions(dg.AssetKey([connection, NEW_CLEAN_PLAN]))
-        return "done" if connection and key in planned else "failed"
+        return "done" if key in planned else "failed"
     if not statuses and now - requested_at > timedelta(hours=interval) + LOST_AFTER:
         return "failed"
     return "waiting"
