@@ -108,3 +108,23 @@ def segment_ids(contacts: pl.DataFrame, kind: Literal["tag", "list"]) -> list[in
     column = pl.col("tag_ids") if kind == "tag" else _on_lists()
     ids = contacts.select(column.alias("ids")).get_column("ids").explode().drop_nulls().unique()
     return sorted(int(i) for i in ids.to_list())
+
+
+def segment_sizes(contacts: pl.DataFrame) -> dict[str, int]:
+    """Contacts per segment of either kind (`tag-<id>`, `list-<id>`, `untagged`, `unlisted`):
+    the planner runs the largest segments first, so that the month does not end on one long run
+    while the other run slots stand idle."""
+    sizes: dict[str, int] = {}
+    for kind, column in (("tag", pl.col("tag_ids")), ("list", _on_lists())):
+        counts = (
+            contacts.select(column.list.unique().alias("id"))
+            .get_column("id")
+            .explode()
+            .drop_nulls()
+            .value_counts()
+        )
+        for segment_id, n in counts.iter_rows():
+            sizes[f"{kind}-{segment_id}"] = int(n)
+    sizes["untagged"] = int(contacts.select(pl.col("tag_ids").list.len().eq(0).sum()).item())
+    sizes["unlisted"] = int(contacts.select(_on_lists().list.len().eq(0).sum()).item())
+    return sizes

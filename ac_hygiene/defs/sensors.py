@@ -57,6 +57,8 @@ class AccountShape:
     contacts: int
     list_ids: list[int]
     tag_ids: list[int]
+    #: contacts per segment (`tag-3`, `untagged`, ...); empty for snapshots older than the field
+    sizes: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_snapshot(cls, metadata: Mapping[str, object]) -> Self:
@@ -65,10 +67,16 @@ class AccountShape:
             return sorted(int(i) for i in value) if isinstance(value, list) else []
 
         contacts = metadata.get("contacts")
+        sizes = metadata.get("segment_sizes")
         return cls(
             contacts=int(contacts) if isinstance(contacts, int | float) else 0,
             list_ids=ids("list_ids"),
             tag_ids=ids("tag_ids"),
+            sizes=(
+                {str(k): int(v) for k, v in sizes.items() if isinstance(v, int | float)}
+                if isinstance(sizes, dict)
+                else {}
+            ),
         )
 
 
@@ -89,13 +97,19 @@ def all_segments(shape: AccountShape) -> list[str]:
 
 
 def planned_segments(shape: AccountShape, settings: ConnectionSettings) -> list[str]:
-    """The segments to run this month (see the module docstring)."""
+    """The segments to run this month (see the module docstring), largest first.
+
+    The run queue starts runs in the order they were requested, and a month ends with its last
+    segment's plan: with the largest segments queued first, the run slots finish together instead
+    of the remainder (often the largest segment of all) running alone at the end.
+    """
     if shape.contacts < settings.threshold:
         return ["all"]
     ids = shape.tag_ids if settings.segment_by == "tag" else shape.list_ids
     if not ids:  # nothing to split by: every contact is in the remainder, i.e. `all`
         return ["all"]
-    return [*(f"{settings.segment_by}-{i}" for i in sorted(ids)), remainder(settings)]
+    segments = [*(f"{settings.segment_by}-{i}" for i in sorted(ids)), remainder(settings)]
+    return sorted(segments, key=lambda segment: -shape.sizes.get(segment, 0))  # stable
 
 
 @dataclass

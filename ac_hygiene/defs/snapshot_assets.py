@@ -19,7 +19,7 @@ import dagster as dg
 import polars as pl
 
 from ac_hygiene.activecampaign.contacts import PageProgress, extract_contacts_sync
-from ac_hygiene.activecampaign.segments import ALL, segment_ids
+from ac_hygiene.activecampaign.segments import ALL, segment_ids, segment_sizes
 from ac_hygiene.config import ConnectionSettings
 from ac_hygiene.defs.locks import account_lock
 from ac_hygiene.defs.metadata import preview
@@ -123,6 +123,8 @@ def snapshot_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
                 "tag_ids": dg.MetadataValue.json(tag_ids),
                 "list_ids": dg.MetadataValue.json(list_ids),
                 "untagged": int(frame.select(pl.col("tag_ids").list.len().eq(0).sum()).item()),
+                # Contacts per segment: the planner queues the largest segments first.
+                "segment_sizes": dg.MetadataValue.json(segment_sizes(frame)),
                 **warmed,
                 "preview": preview(frame),
             },
@@ -145,7 +147,7 @@ def snapshot_metadata(
         return None
     metadata = records[0].asset_materialization.metadata
     values = {k: getattr(v, "value", v) for k, v in metadata.items()}
-    for key in ("tag_ids", "list_ids"):
+    for key in ("tag_ids", "list_ids", "segment_sizes"):
         if isinstance(values.get(key), str):
             values[key] = json.loads(values[key])
     return values

@@ -12,6 +12,7 @@ from ac_hygiene.activecampaign.segments import (
     Segment,
     parse_segment,
     segment_ids,
+    segment_sizes,
     select_segment,
 )
 
@@ -98,6 +99,12 @@ def test_segments_cut_from_a_snapshot_cover_every_contact() -> None:
         assert covered == {1, 2, 3, 4, 5}
     assert segment_ids(snapshot, "tag") == [7, 8, 9]
     assert segment_ids(snapshot, "list") == [1, 2]
+    # the sizes the planner orders runs by are the sizes of the segments the runs select
+    sizes = segment_sizes(snapshot)
+    every = [*(f"tag-{i}" for i in (7, 8, 9)), *(f"list-{i}" for i in (1, 2))]
+    for segment in [*every, "untagged", "unlisted"]:
+        assert sizes[segment] == len(ids(segment)), segment
+    assert set(sizes) == {*every, "untagged", "unlisted"}
 
 
 @pytest.mark.parametrize(

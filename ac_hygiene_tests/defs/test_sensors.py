@@ -132,9 +132,20 @@ def test_threshold_boundary() -> None:
     assert planned_segments(untagged, settings) == ["all"]
 
 
+def test_largest_segments_are_queued_first() -> None:
+    """The queue starts runs in request order: the longest runs go first so that the month does
+    not end on one long run; equal or unknown sizes keep the id order."""
+    settings = ConnectionSettings("x", "U", "K", threshold=10, segment_by="tag")
+    sizes = {"tag-1": 5, "tag-2": 9, "tag-3": 5, "untagged": 40}
+    shape = AccountShape(contacts=50, list_ids=[], tag_ids=[1, 2, 3, 4], sizes=sizes)
+    assert planned_segments(shape, settings) == ["untagged", "tag-2", "tag-1", "tag-3", "tag-4"]
+
+
 def test_shape_from_snapshot_metadata() -> None:
     shape = AccountShape.from_snapshot({"contacts": 12, "tag_ids": [5, 2], "list_ids": None})
     assert shape == AccountShape(contacts=12, list_ids=[], tag_ids=[2, 5])
+    sized = AccountShape.from_snapshot({"contacts": 3, "segment_sizes": {"tag-2": 3, "x": "?"}})
+    assert sized.sizes == {"tag-2": 3}
 
 
 @pytest.mark.parametrize("cursor", ["not json", "[]", "null", '{"segments": "all"}'])
