@@ -25,7 +25,8 @@ Figures (the last line printed is one JSON object):
 - asset_s: time inside each asset, summed over runs;
 - daemon_cpu_s: CPU of the daemon and its code server over the month; daemon_cpu_while_queued_s
   and queued_s: the same while at least one run sat in the queue (nothing may spin while it waits);
-- peak_rss_mb: peak resident memory of the whole process tree (target < 1,500 MB at 100,000).
+- peak_rss_mb: peak resident memory of the whole process tree (target < 1,500 MB at 100,000);
+  peak_pss_mb: the same with shared pages counted once (what the tree really takes).
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ class TreeSampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak_mb = 0.0
+        # RSS counts a page shared by several processes once per process (the libraries every
+        # Python process maps, the pages a forked run shares with its template); PSS divides it
+        # among them, so the sum of PSS is the memory the tree really takes.
+        self.peak_pss_mb = 0.0
         self.peak_by_role_mb: dict[str, float] = {}
         self.daemon_pid: int | None = None
         self.queued = False  # set by the main loop: some run is waiting in the queue
@@ -115,10 +120,16 @@ class TreeSampler(threading.Thread):
         line = " ".join(proc.cmdline())
         if " api grpc" in line:
             return "code_server"
-        if "multiprocessing" in line and self.daemon_pid is not None:
-            parents = {p.pid for p in proc.parents()}
-            if self.daemon_pid in parents:
-                return "run_workers"
+        under_daemon = self.daemon_pid in {p.pid for p in proc.parents()}
+        if "multiprocessing.forkserver" in line and under_daemon:
+            # the launcher's pre-imported template (run_launcher.py), or a run forked from it
+            parent = proc.parent()
+            forked = parent is not None and "multiprocessing.forkserver" in " ".join(
+                parent.cmdline()
+            )
+            return "run_workers" if forked else "run_template"
+        if "multiprocessing" in line and under_daemon:
+            return "run_workers"
         return "sandbox_servers"
 
     def run(self) -> None:
@@ -129,14 +140,16 @@ class TreeSampler(threading.Thread):
         while not self._done.wait(0.5):
             now = time.monotonic()
             procs = [me, *me.children(recursive=True)]
-            total = 0
+            total = pss = 0
             by_role: dict[str, float] = defaultdict(float)
             for proc in procs:
                 with contextlib.suppress(psutil.Error):
                     rss = proc.memory_info().rss
                     total += rss
                     by_role[self._role(proc, me.pid)] += rss / 2**20
+                    pss += proc.memory_full_info().pss
             self.peak_mb = max(self.peak_mb, total / 2**20)
+            self.peak_pss_mb = max(self.peak_pss_mb, pss / 2**20)
             if total / 2**20 >= self.peak_mb:
                 self.peak_by_role_mb = {k: round(v, 1) for k, v in sorted(by_role.items())}
             delta = 0.0
@@ -335,6 +348,7 @@ def main() -> None:
     seen: dict[str, str] = {}
     try:
         with dg.DagsterInstance.get() as instance:
+            launcher_name = type(instance.run_launcher).__name__
             while time.perf_counter() - started < args.timeout:
                 if daemon.poll() is not None:
                     break
@@ -388,7 +402,7 @@ def main() -> None:
     rate_floor = requests_made / RATE_LIMIT
     asset_s = {name: round(sum(e - s for s, e in v), 2) for name, v in sorted(spans.items())}
     launcher = (
-        f"dagster-daemon, queued run coordinator, default run launcher, "
+        f"dagster-daemon, queued run coordinator, {launcher_name}, "
         f"{'PostgreSQL' if args.pg_url else 'SQLite'}"
     )
     figures = {
@@ -401,6 +415,7 @@ def main() -> None:
         "peak_rss_mb": round(sampler.peak_mb, 1),
         "launcher": launcher,
         "peak_rss_by_role_mb": sampler.peak_by_role_mb,
+        "peak_pss_mb": round(sampler.peak_pss_mb, 1),
         "completed": done,
         "segments": len(segments),
         "runs": len(runs),
@@ -442,7 +457,7 @@ def main() -> None:
     print(
         f"peak RSS of the process tree: {sampler.peak_mb:,.0f} MB ("
         + ", ".join(f"{k} {v:,.0f}" for k, v in sampler.peak_by_role_mb.items())
-        + ")"
+        + f"); peak PSS (shared pages counted once): {sampler.peak_pss_mb:,.0f} MB"
     )
     if not done:
         print(f"INCOMPLETE: the month did not finish; daemon log: {log_path}", file=sys.stderr)

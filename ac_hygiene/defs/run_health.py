@@ -1,9 +1,10 @@
 """Killed runs heal: a run whose process died is marked failed within a minute.
 
-Dagster's default run launcher starts each run as a process of the code server and has no health
-check, so a run killed by the OOM killer or `kill -9` stays STARTED for ever, and with it the
-run queue's ActiveCampaign slot of its account (`ac_hygiene/activecampaign`, limit 1): every later
-run of the account would wait behind a dead one. This sensor (on by default, every 20 s) looks at
+Dagster's default run launcher (and the project's, run_launcher.py, which forks each run from a
+template process) has no health check, so a run killed by the OOM killer or `kill -9` stays
+STARTED for ever, and with it the run queue's ActiveCampaign slot of its account
+(`ac_hygiene/activecampaign`, limit 1): every later run of the account would wait behind a dead
+one. This sensor (on by default, every 20 s) looks at
 the runs of our connections that are in progress, finds the process each one reported when it
 started (Dagster's "Started process for run (pid: N)" event), and marks the run failed when that
 process is gone (or is a zombie, or is another process that reused the number). Run retries
@@ -85,15 +86,20 @@ def _process_gone(pid: int, reported_at: float) -> str | None:
     return None
 
 
+def worker_of(instance: dg.DagsterInstance, run: dg.DagsterRun) -> tuple[int, float] | None:
+    """(pid, when it was reported) of the process executing `run` on this machine, if known."""
+    launched_here = isinstance(instance.run_launcher, DefaultRunLauncher)
+    worker = _worker(instance, run.run_id) if launched_here else None
+    return worker or _tagged_worker(dict(run.tags))
+
+
 def dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
     """Runs of our connections in progress whose process is gone."""
-    launched_here = isinstance(instance.run_launcher, DefaultRunLauncher)
     dead = []
     for run in instance.get_runs(dg.RunsFilter(statuses=_IN_PROGRESS)):
         if CONNECTION_TAG not in run.tags:
             continue
-        worker = _worker(instance, run.run_id) if launched_here else None
-        worker = worker or _tagged_worker(dict(run.tags))
+        worker = worker_of(instance, run)
         if worker is None:
             continue
         why = _process_gone(*worker)

@@ -1,5 +1,6 @@
-"""A run killed with SIGKILL on the real daemon path: marked failed within a minute, its account
-free again, and the re-run resumes the read from the checkpoint (issue 13, item 3)."""
+"""Runs of the shipped launcher on the real daemon path: a run killed with SIGKILL is marked failed
+within a minute, its account free again, and the re-run resumes the read from the checkpoint
+(issue 13, item 3); a run terminated from the UI ends CANCELED and frees the account."""
 
 import math
 import os
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 
 from ac_hygiene.defs.partitions import current_month
@@ -65,9 +67,8 @@ def daemon_home(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], object]]
         yield tmp_path, env, app
 
 
-def test_a_killed_snapshot_run_heals_and_resumes(daemon_home) -> None:
-    tmp_path, env, app = daemon_home
-    month = current_month()
+def start_month(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen:
+    """Switch the monthly sensor on and start the daemon, as a user does."""
     on = subprocess.run(
         [str(BIN / "dagster"), "sensor", "start", "shop__monthly_plan", "-w", "workspace.yaml"],
         cwd=tmp_path,
@@ -77,15 +78,85 @@ def test_a_killed_snapshot_run_heals_and_resumes(daemon_home) -> None:
         timeout=120,
     )
     assert on.returncode == 0, on.stderr[-2000:]
-    log = (tmp_path / "daemon.log").open("w")
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with (tmp_path / "daemon.log").open("w") as log:
+        return subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_daemon(daemon: subprocess.Popen) -> None:
+    os.killpg(daemon.pid, signal.SIGTERM)
+    try:
+        daemon.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait(10)
+
+
+def started_process(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid the run reported in Dagster's "Started process for run" event."""
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        data = entry.dagster_event.engine_event_data
+        if "Started process" in (entry.message or "") and "pid" in data.metadata:
+            return int(data.metadata["pid"].value)
+    return None
+
+
+def test_terminate_stops_the_run_and_frees_the_account(daemon_home) -> None:
+    """The UI's Terminate on a run of the shipped launcher (a process forked from the template):
+    the run ends CANCELED, its process is gone, and the account's next run proceeds."""
+    tmp_path, env, _app = daemon_home
+    daemon = start_month(tmp_path, env)
+    try:
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            assert type(instance.run_launcher).__name__ == "WarmRunLauncher"
+
+            def snapshot_process() -> tuple[dg.DagsterRun, int] | None:
+                for run in instance.get_runs():
+                    if run.job_name == "shop__snapshot_job" and run.status.value == "STARTED":
+                        pid = started_process(instance, run.run_id)
+                        return (run, pid) if pid else None
+                return None
+
+            run, pid = wait_for("the snapshot run's process", snapshot_process, timeout=180)
+            assert psutil.Process(pid).parent().pid != daemon.pid  # forked from the template
+            assert instance.run_launcher.terminate(run.run_id)  # what Terminate in the UI calls
+            wait_for(
+                "the run to be canceled",
+                lambda: instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED,
+                timeout=60,
+            )
+
+            def gone() -> bool:
+                try:
+                    return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+                except psutil.NoSuchProcess:
+                    return True
+
+            wait_for("the run's process to end", gone, timeout=30)
+            # The account tables' run waited behind the snapshot for the account: it runs now.
+            wait_for(
+                "the account run after the canceled snapshot",
+                lambda: [
+                    r
+                    for r in instance.get_runs()
+                    if r.job_name == "shop__account_job" and r.status == dg.DagsterRunStatus.SUCCESS
+                ],
+                timeout=120,
+            )
+    finally:
+        stop_daemon(daemon)
+
+
+def test_a_killed_snapshot_run_heals_and_resumes(daemon_home) -> None:
+    tmp_path, env, app = daemon_home
+    month = current_month()
+    daemon = start_month(tmp_path, env)
     checkpoint = tmp_path / "data" / "checkpoints" / "shop" / month / "snapshot"
     try:
         with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
@@ -97,13 +168,7 @@ def test_a_killed_snapshot_run_heals_and_resumes(daemon_home) -> None:
                 runs = [r for r in snapshot_runs() if r.status == dg.DagsterRunStatus.STARTED]
                 if not runs or len(list(checkpoint.glob("*"))) < 4:  # a few pages stored
                     return None
-                for entry in instance.all_logs(
-                    runs[0].run_id, of_type=dg.DagsterEventType.ENGINE_EVENT
-                ):
-                    data = entry.dagster_event.engine_event_data
-                    if "Started process" in (entry.message or "") and "pid" in data.metadata:
-                        return int(data.metadata["pid"].value)
-                return None
+                return started_process(instance, runs[0].run_id)
 
             pid = wait_for("the snapshot run to store pages", worker_pid, timeout=180)
             (killed,) = snapshot_runs()
@@ -161,10 +226,4 @@ def test_a_killed_snapshot_run_heals_and_resumes(daemon_home) -> None:
                 assert run.tags["ac_hygiene/connection"] == "shop", run.job_name
                 assert run.tags["ac_hygiene/month"] == month, run.job_name
     finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait(10)
-        log.close()
+        stop_daemon(daemon)
