@@ -26,7 +26,9 @@ Figures (the last line printed is one JSON object):
 - daemon_cpu_s: CPU of the daemon and its code server over the month; daemon_cpu_while_queued_s
   and queued_s: the same while at least one run sat in the queue (nothing may spin while it waits);
 - peak_rss_mb: peak resident memory of the whole process tree (target < 1,500 MB at 100,000);
-  peak_pss_mb: the same with shared pages counted once (what the tree really takes).
+  peak_pss_mb: the same with shared pages counted once (what the tree really takes);
+  product_peak_rss_mb: the daemon and the processes it starts, without this script and the
+  sandbox servers.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ PAGE = 100
 CONNECTION = "bench"
 URL_ENV, KEY_ENV = "BENCH_AC_API_URL", "BENCH_AC_API_KEY"
 TERMINAL = ("SUCCESS", "FAILURE", "CANCELED")
+PRODUCT_EXCLUDES = ("benchmark", "sandbox_servers")  # roles of the harness, not of the product
 
 
 def _serve_api(contacts: int, seed: int, tags: int, pipe: Pipe) -> None:
@@ -92,6 +95,9 @@ class TreeSampler(threading.Thread):
         # Python process maps, the pages a forked run shares with its template); PSS divides it
         # among them, so the sum of PSS is the memory the tree really takes.
         self.peak_pss_mb = 0.0
+        # The product alone: the daemon and everything it starts (code server, run template,
+        # runs), without this script and the sandbox servers that stand in for the outside world.
+        self.product_peak_mb = 0.0
         self.peak_by_role_mb: dict[str, float] = {}
         self.daemon_pid: int | None = None
         self.queued = False  # set by the main loop: some run is waiting in the queue
@@ -150,6 +156,8 @@ class TreeSampler(threading.Thread):
                     pss += proc.memory_full_info().pss
             self.peak_mb = max(self.peak_mb, total / 2**20)
             self.peak_pss_mb = max(self.peak_pss_mb, pss / 2**20)
+            product = sum(v for k, v in by_role.items() if k not in PRODUCT_EXCLUDES)
+            self.product_peak_mb = max(self.product_peak_mb, product)
             if total / 2**20 >= self.peak_mb:
                 self.peak_by_role_mb = {k: round(v, 1) for k, v in sorted(by_role.items())}
             delta = 0.0
@@ -416,6 +424,7 @@ def main() -> None:
         "launcher": launcher,
         "peak_rss_by_role_mb": sampler.peak_by_role_mb,
         "peak_pss_mb": round(sampler.peak_pss_mb, 1),
+        "product_peak_rss_mb": round(sampler.product_peak_mb, 1),
         "completed": done,
         "segments": len(segments),
         "runs": len(runs),
@@ -457,7 +466,8 @@ def main() -> None:
     print(
         f"peak RSS of the process tree: {sampler.peak_mb:,.0f} MB ("
         + ", ".join(f"{k} {v:,.0f}" for k, v in sampler.peak_by_role_mb.items())
-        + f"); peak PSS (shared pages counted once): {sampler.peak_pss_mb:,.0f} MB"
+        + f"); peak PSS (shared pages counted once): {sampler.peak_pss_mb:,.0f} MB; "
+        f"the product's processes alone: {sampler.product_peak_mb:,.0f} MB RSS"
     )
     if not done:
         print(f"INCOMPLETE: the month did not finish; daemon log: {log_path}", file=sys.stderr)
