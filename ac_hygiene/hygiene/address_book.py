@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ac_hygiene.hygiene.db import Database, utc_now
+from ac_hygiene.hygiene.db import Database, insert_many, utc_now
 from ac_hygiene.hygiene.ledger import billing_key_expr, normalize_month
 from ac_hygiene.hygiene.tables import UtcDateTime, credit_charges
 
@@ -156,10 +156,14 @@ class AddressBook:
 
 
 def _upsert(conn: Connection, rows: list[dict]) -> None:
+    insert_many(conn, _upsert_statement(conn), rows)
+
+
+def _upsert_statement(conn: Connection) -> sa.Insert:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(contact_addresses)
     stored, offered = contact_addresses.c.updated_at, stmt.excluded.updated_at
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["connection", "contact_id"],
         set_={
             "key_hash": stmt.excluded.key_hash,
@@ -169,7 +173,6 @@ def _upsert(conn: Connection, rows: list[dict]) -> None:
         # newest wins; a row without a date never overwrites one with a date
         where=sa.or_(stored.is_(None), sa.and_(offered.is_not(None), stored <= offered)),
     )
-    conn.execute(stmt, rows)
 
 
 def classify_changes(

@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ac_hygiene.hygiene.assessment import AssessmentThresholds, PlanAssessment, assess_batch
-from ac_hygiene.hygiene.db import Database, utc_now
+from ac_hygiene.hygiene.db import Database, insert_many, utc_now
 from ac_hygiene.hygiene.policy import CleanPolicy
 from ac_hygiene.hygiene.tables import MAX_CACHE_KEY_LENGTH, verification_cache
 from ac_hygiene.verification.cache import CACHED_COLUMNS, ResultCache  # the engine owns the seam
@@ -146,8 +146,8 @@ class SqlResultCache:
                     verification_cache.c.email_normalized.in_(wanted[start : start + _CHUNK]),
                     verification_cache.c.checked_at >= cutoff,
                 )
-                for row in conn.execute(query).mappings():
-                    found[row["email_normalized"]] = dict(row)
+                for row in conn.execute(query):  # plain tuples: a mapping per row costs more
+                    found[row[0]] = dict(zip(CACHED_COLUMNS, row, strict=True))
             return found
 
         return self._db.run(read, readonly=True)
@@ -214,14 +214,17 @@ def uncache_suspect_batch(
 
 
 def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    insert_many(conn, _upsert_statement(conn), rows)
+
+
+def _upsert_statement(conn: Connection) -> sa.Insert:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(verification_cache)
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["email_normalized"],
         set_={c: stmt.excluded[c] for c in _VALUE_COLUMNS},
         where=verification_cache.c.checked_at <= stmt.excluded.checked_at,
     )
-    conn.execute(stmt, rows)
 
 
 if TYPE_CHECKING:

@@ -11,12 +11,15 @@ code runs on both. What differs is handled here, once:
 - Transient conflicts (PostgreSQL deadlock / serialization failure, SQLite busy) are retried.
 - Error messages show the URL with its password masked and never chain the driver's exception,
   whose text or arguments might carry the password into a log.
+- Bulk inserts (`insert_many`): on SQLite the statement is compiled once and the driver runs it
+  for every row, SQLAlchemy's per-row parameter assembly being several times the cost of the
+  inserts themselves; PostgreSQL keeps SQLAlchemy's batched path (few round trips).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -184,6 +187,66 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_many(
+    conn: Connection, stmt: sa.Insert, rows: Sequence[Mapping[str, Any]], *, count: bool = False
+) -> int | None:
+    """Execute `stmt` (an INSERT, ON CONFLICT clauses allowed) once per row of `rows`, all rows
+    with the same keys; with `count`, return how many rows were inserted (ON CONFLICT DO NOTHING
+    skips are not counted). The rows stored are those `conn.execute(stmt, rows)` would store.
+
+    SQLite: the statement is compiled once and the driver's `executemany` runs it, with each
+    value converted by the bind processor SQLAlchemy itself would apply (its type's, for this
+    dialect); `count` is the driver's row count (changes, summed over the rows). PostgreSQL:
+    SQLAlchemy's batched "insertmanyvalues" (a page of rows per round trip), counting by
+    RETURNING. Falls back to the plain path for a statement with parameters the rows do not give
+    (a column default, a bound value in a WHERE).
+    """
+    if not rows:
+        return 0 if count else None
+    if conn.dialect.name == "sqlite":
+        prepared = _driver_statement(conn, stmt, tuple(rows[0]))
+        if prepared is not None:
+            sql, names, processors = prepared
+            columns = [
+                _bound_column([row[name] for row in rows], process)
+                for name, process in zip(names, processors, strict=True)
+            ]
+            result = conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+            return result.rowcount if count else None
+    if not count:
+        conn.execute(stmt, rows)
+        return None
+    key = next(iter(stmt.table.primary_key.columns))  # type: ignore[attr-defined]
+    return len(conn.execute(stmt.returning(key), rows).all())
+
+
+def _bound_column(values: list[Any], process: Callable[[Any], Any] | None) -> list[Any]:
+    """A column of parameters as its type's bind processor makes them; a value shared by every
+    row (a run id, a timestamp of the chunk) is processed once."""
+    if process is None:
+        return values
+    first = values[0]
+    if all(value is first for value in values):
+        return [process(first)] * len(values)
+    return [process(value) for value in values]
+
+
+def _driver_statement(
+    conn: Connection, stmt: sa.Insert, keys: tuple[str, ...]
+) -> tuple[str, list[str], list[Callable[[Any], Any] | None]] | None:
+    """The SQL text of `stmt` for rows with `keys` (positional parameters), the row key of each
+    parameter in order and its bind processor; None if a parameter is not one of `keys`."""
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
+    names = list(compiled.positiontup or ())
+    if not names or not set(names) <= set(keys) or len(names) != len(compiled.binds):
+        return None
+    processors = [
+        compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        for name in names
+    ]
+    return str(compiled), names, processors
 
 
 def utc_now() -> datetime:

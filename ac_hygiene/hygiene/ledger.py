@@ -47,7 +47,7 @@ from ac_hygiene.hygiene.credit_tables import (
     credit_reservations,
     credit_topups,
 )
-from ac_hygiene.hygiene.db import Database, utc_now
+from ac_hygiene.hygiene.db import Database, insert_many, utc_now
 from ac_hygiene.hygiene.reservations import DEFAULT_TTL, Reservation, Settlement
 from ac_hygiene.hygiene.tables import credit_charges, credit_refunds
 from ac_hygiene.schemas import VERIFICATION_STATUSES
@@ -594,12 +594,10 @@ def _charge_chunk(
             }
             for h, k, s, r in definite.select("key_hash", "billing_key", "status", "reason").rows()
         ]
-        stmt = (
-            _insert(conn, credit_charges)
-            .on_conflict_do_nothing(index_elements=["connection", "month", "key_hash"])
-            .returning(credit_charges.c.key_hash)
+        stmt = _insert(conn, credit_charges).on_conflict_do_nothing(
+            index_elements=["connection", "month", "key_hash"]
         )
-        charged = len(conn.execute(stmt, rows).all())
+        charged = insert_many(conn, stmt, rows, count=True) or 0
     already_charged_unknown = 0
     refunded = 0
     uncharged_unknown = 0
@@ -632,12 +630,10 @@ def _charge_chunk(
         if rows:
             # Only refunds recorded now count as this run's: a retry's unknowns were refunded by
             # the first attempt, and counting them again would show more refunds than exist.
-            stmt = (
-                _insert(conn, credit_refunds)
-                .on_conflict_do_nothing(index_elements=["connection", "month", "key_hash"])
-                .returning(credit_refunds.c.key_hash)
+            stmt = _insert(conn, credit_refunds).on_conflict_do_nothing(
+                index_elements=["connection", "month", "key_hash"]
             )
-            refunded = len(conn.execute(stmt, rows).all())
+            refunded = insert_many(conn, stmt, rows, count=True) or 0
     if reservation is not None:
         reservations.record_chunk(conn, reservation, charged, refunded, now)
     already = definite.height - charged + already_charged_unknown

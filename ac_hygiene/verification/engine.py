@@ -172,10 +172,15 @@ class _Batch:
             keys = [mailbox.email_normalized for mailbox in self.mailboxes]
             hits = self.cache.get_many(keys)
             self.stats.cache_hits = len(hits)
+            # settled here rather than through `settle`: a hit is never stored again, and the
+            # rows it answers are reported once for the lot
+            rows = 0
             for index, key in enumerate(keys):
                 row = hits.get(key)
                 if row is not None:
-                    self.settle(index, Verification.from_cache_row(key, row))
+                    self.verdicts[index] = Verification.from_cache_row(key, row)
+                    rows += self.rows_of[index]
+            self.report(rows)
         return [index for index, verdict in enumerate(self.verdicts) if verdict is None]
 
     def base(self, mailbox: ParsedAddress) -> Verification:

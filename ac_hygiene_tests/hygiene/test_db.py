@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import sqlite3
 import traceback
+from datetime import UTC, datetime, timedelta, timezone
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -14,10 +16,19 @@ from ac_hygiene.hygiene import (
     CreditLedger,
     LedgerDatabaseError,
     SqlResultCache,
+    address_book,
+    cache,
     default_ledger_url,
     mask_url,
 )
-from ac_hygiene.hygiene.tables import SCHEMA_VERSION
+from ac_hygiene.hygiene.db import Database, _driver_statement, insert_many
+from ac_hygiene.hygiene.ledger import _insert
+from ac_hygiene.hygiene.tables import (
+    SCHEMA_VERSION,
+    credit_charges,
+    credit_refunds,
+    verification_cache,
+)
 
 SECRET = "s3cr3t-Pa55"
 
@@ -128,3 +139,147 @@ def test_a_database_from_a_newer_version_is_refused(db_url):
     engine.dispose()
     with pytest.raises(LedgerDatabaseError, match="schema version 99, newer than this code's"):
         CreditLedger(db_url)
+
+
+# -- insert_many: the driver's executemany on SQLite stores exactly what SQLAlchemy stores ------
+
+
+def _stored(db: Database, table: sa.Table) -> list[tuple]:
+    """The rows as the database holds them (SQLite: datetimes as the text SQLAlchemy wrote)."""
+    key = [column.name for column in table.primary_key.columns]
+    query = f"SELECT * FROM {table.name} ORDER BY {', '.join(key)}"
+    return db.run(lambda conn: [tuple(row) for row in conn.exec_driver_sql(query)])
+
+
+def _both_ways(db: Database, table: sa.Table, make_stmt, rows: list[dict]) -> None:
+    """insert_many and SQLAlchemy's own executemany leave the same rows, twice in a row (the
+    second time through the statement's ON CONFLICT clause)."""
+    results = []
+    for fast in (True, False):
+        db.run(lambda conn: conn.execute(table.delete()))
+        for batch in (rows, [dict(row, **BUMP.get(table.name, {})) for row in rows]):
+
+            def write(conn, batch=batch, fast=fast):
+                stmt = make_stmt(conn)
+                if fast:
+                    insert_many(conn, stmt, batch)
+                else:
+                    conn.execute(stmt, batch)
+
+            db.run(write)
+        results.append(_stored(db, table))
+    assert results[0] == results[1]
+    assert len(results[0]) == len(rows)
+
+
+_WHEN = [
+    datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC),  # no microseconds: still written with them
+    datetime(2026, 3, 1, 12, 0, 0, 7, tzinfo=UTC),
+    datetime(2026, 3, 29, 2, 30, tzinfo=timezone(timedelta(hours=2))),  # stored as UTC
+    pl.Series([datetime(2026, 3, 2, 8, 15, 1, 999_999)], dtype=pl.Datetime("us", "UTC"))[0],
+]
+BUMP = {
+    "contact_addresses": {"key_hash": "changed", "updated_at": datetime(2027, 1, 1, tzinfo=UTC)},
+    "verification_cache": {"status": "risky", "checked_at": datetime(2027, 1, 1, tzinfo=UTC)},
+}
+
+
+def test_insert_many_stores_what_sqlalchemy_stores(db_url):
+    db = Database(db_url)
+    db.run(lambda conn: address_book.metadata.create_all(conn))
+    now = datetime(2026, 3, 5, 9, 0, 0, 123_456, tzinfo=UTC)
+    charges = [
+        {
+            "connection": "acme",
+            "month": "2026-03",
+            "key_hash": f"{i:064x}",
+            "billing_key": key,
+            "status": "deliverable",
+            "reason": "accepted",
+            "run_id": "run-1",
+            "charged_at": now,
+        }
+        for i, key in enumerate(["a@b.com", "jürgen@bücher.de", "x" * 5_000, "\ufffd@nul.com"])
+    ]
+
+    def charge_stmt(conn):
+        return _insert(conn, credit_charges).on_conflict_do_nothing(
+            index_elements=["connection", "month", "key_hash"]
+        )
+
+    _both_ways(db, credit_charges, charge_stmt, charges)
+    contacts = [
+        {
+            "connection": "acme",
+            "contact_id": 10**12 + i,
+            "key_hash": None if i == 1 else f"{i:064x}",
+            "updated_at": None if i == 2 else when,
+            "recorded_at": now,
+        }
+        for i, when in enumerate(_WHEN)
+    ]
+    _both_ways(db, address_book.contact_addresses, address_book._upsert_statement, contacts)
+    cached = [
+        {
+            "email_normalized": f"user{i}@acme.com",
+            "status": "deliverable",
+            "reason": "accepted",
+            "is_disposable": i == 0,
+            "is_role": i == 1,
+            "is_free": False,
+            "is_catch_all": i == 3,
+            "suggestion": None if i else "user0@gmail.com",
+            "mx_host": "mx.acme.com",
+            "smtp_code": None if i == 2 else 250,
+            "checked_at": when,
+        }
+        for i, when in enumerate(_WHEN)
+    ]
+    _both_ways(db, verification_cache, cache._upsert_statement, cached)
+    db.dispose()
+
+
+def test_insert_many_counts_the_rows_inserted_not_the_conflicts(db_url):
+    db = Database(db_url)
+    now = datetime(2026, 3, 5, tzinfo=UTC)
+
+    def rows(keys):
+        return [
+            {
+                "connection": "acme",
+                "month": "2026-03",
+                "key_hash": key,
+                "billing_key": key,
+                "reason": "dns_error",
+                "run_id": "run-1",
+                "recorded_at": now,
+            }
+            for key in keys
+        ]
+
+    def insert(keys):
+        def work(conn):
+            stmt = _insert(conn, credit_refunds).on_conflict_do_nothing(
+                index_elements=["connection", "month", "key_hash"]
+            )
+            return insert_many(conn, stmt, rows(keys), count=True)
+
+        return db.run(work)
+
+    assert insert(["a", "b", "c"]) == 3
+    assert insert(["b", "c", "d", "e", "a"]) == 2
+    assert insert(["a"]) == 0
+    assert db.run(lambda conn: insert_many(conn, sa.insert(credit_refunds), [], count=True)) == 0
+    db.dispose()
+
+
+def test_insert_many_takes_sqlalchemys_path_for_parameters_the_rows_do_not_give(sqlite_url):
+    db = Database(sqlite_url)
+    stmt = sa.insert(credit_refunds).values(reason="fixed")
+    row = {"connection": "acme", "month": "2026-03", "key_hash": "k", "billing_key": "k"}
+    row |= {"run_id": "r", "recorded_at": datetime(2026, 3, 5, tzinfo=UTC)}
+    assert db.run(lambda conn: _driver_statement(conn, stmt, tuple(row))) is None
+    db.run(lambda conn: insert_many(conn, stmt, [row, dict(row, key_hash="l")]))
+    stored = _stored(db, credit_refunds)
+    assert [r[4] for r in stored] == ["fixed", "fixed"]
+    db.dispose()

@@ -240,3 +240,39 @@ def test_a_run_killed_part_way_resumes_without_double_charging(ledger, monkeypat
     resumed = ledger.charge("acct", MONTH, frame, run_id="r-retry")
     assert (resumed.charged, resumed.already_charged) == (150, 200)
     assert ledger.credits_used("acct", MONTH) == 350
+
+
+def test_charges_do_not_depend_on_the_bulk_insert_path(tmp_path, monkeypatch):
+    """SQLite's executemany shortcut (`db.insert_many`) charges, refunds and counts exactly as
+    SQLAlchemy's own path: same summaries, same statement rows."""
+    from ac_hygiene.hygiene import db as db_module
+
+    first = verifications_frame(
+        [(f"user{i}@acme.com", "accepted") for i in range(2_500)]  # more than one chunk
+        + [(f"grey{i}@grey.net", "greylisted") for i in range(30)]
+        + [("Dup@Acme.com", "accepted"), ("dup@acme.com ", "accepted"), (None, "invalid_syntax")]
+        + [("nul\x00@acme.com", "mailbox_not_found")]
+    )
+    second = verifications_frame(
+        [(f"user{i}@acme.com", "smtp_timeout") for i in range(0, 2_500, 7)]  # stays charged
+        + [(f"grey{i}@grey.net", "accepted") for i in range(0, 30, 2)]  # refunded, now charged
+        + [(f"grey{i}@grey.net", "greylisted") for i in range(1, 30, 2)]  # refunded already
+        + [(f"new{i}@acme.com", "mailbox_full") for i in range(40)]
+    )
+    outcomes = []
+    for shortcut in (True, False):
+        if not shortcut:
+            monkeypatch.setattr(db_module, "_driver_statement", lambda *_args: None)
+        with CreditLedger(f"sqlite:///{tmp_path / f'ledger-{shortcut}.sqlite'}") as ledger:
+            summaries = [
+                ledger.charge("acct", MONTH, first, run_id="run-1"),
+                ledger.charge("acct", MONTH, first, run_id="run-1"),  # a retry charges nothing
+                ledger.charge("acct", MONTH, second, run_id="run-2"),
+            ]
+            statement = ledger.statement("acct", MONTH).drop("recorded_at")
+            outcomes.append((summaries, statement, ledger.refunds_held("acct", MONTH)))
+    (fast, fast_statement, fast_held), (plain, plain_statement, plain_held) = outcomes
+    assert fast == plain
+    assert fast[0].charged == 2_502 and fast[1].charged == 0 and fast[2].charged == 55
+    assert fast_statement.equals(plain_statement)
+    assert fast_held == plain_held == 15
