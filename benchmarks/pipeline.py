@@ -354,6 +354,7 @@ def main() -> None:
     sampler.daemon_pid = daemon.pid
     done = False
     seen: dict[str, str] = {}
+    launcher_name = "run launcher unknown"
     try:
         with dg.DagsterInstance.get() as instance:
             launcher_name = type(instance.run_launcher).__name__
