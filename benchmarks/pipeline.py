@@ -13,7 +13,8 @@ sits at the 100,000-contact threshold), the daemon queues and launches the runs,
 refreshes itself through declarative automation. The clock runs from the daemon's start to the
 report that follows the last segment's plan. The sandbox ActiveCampaign API (its real 5 req/s
 limit, 429 beyond it) and the mail world run in processes of their own. SQLite home by default;
-PostgreSQL run/event storage (and credits ledger) with --pg-url.
+PostgreSQL run/event storage (and credits ledger) with --pg-url: in a database of its own, created
+on that server for the run and dropped after it.
 
 Figures (the last line printed is one JSON object):
 - coverage: distinct contacts in the month's clean plans / contacts of the account (target 1.0);
@@ -178,12 +179,41 @@ class TreeSampler(threading.Thread):
         self.join(2)
 
 
+def _psycopg2(url: str) -> str:
+    # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; dagster-postgres installs psycopg2.
+    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def _database(url: str, name: str | None, create: bool) -> str:
+    """Create (or drop) database `name` on the server of `url`; returns the URL that names it.
+
+    Each run of the benchmark gets a database of its own: runs left by an earlier run in the same
+    database (same run keys, same month) would make the month look finished before it started.
+    """
+    import sqlalchemy as sa
+
+    server = sa.make_url(_psycopg2(url))
+    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            if create:
+                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            else:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        engine.dispose()
+    return (
+        server.set(database=name)
+        .render_as_string(hide_password=False)
+        .replace("postgresql+psycopg2://", "postgresql://", 1)
+    )
+
+
 def _instance_yaml(pg_url: str | None) -> str:
     """The project's dagster.yaml, on PostgreSQL storage when a URL is given."""
     text = (ROOT / "dagster.yaml").read_text()
     if pg_url:
-        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; dagster-postgres installs psycopg2.
-        url = pg_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        url = _psycopg2(pg_url)
         text += f"\nstorage:\n  postgres:\n    postgres_url: {json.dumps(url)}\n"
     return text
 
@@ -270,6 +300,10 @@ def main() -> None:
     threshold = min(contacts, 100_000)  # at the threshold: one run per tag, plus `untagged`
 
     tmp = Path(tempfile.mkdtemp(prefix="ac-pipeline-bench-"))
+    pg_database = f"ac_pipeline_bench_{tmp.name.rsplit('-', 1)[-1].lower()}"
+    server_url = args.pg_url
+    if server_url:
+        args.pg_url = _database(server_url, pg_database, create=True)
     home = tmp / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(_instance_yaml(args.pg_url))
@@ -476,8 +510,12 @@ def main() -> None:
         print(f"runs not successful: {failed}", file=sys.stderr)
     if not args.keep and done and not failed:
         shutil.rmtree(tmp, ignore_errors=True)
+        if server_url:
+            _database(server_url, pg_database, create=False)
     elif not args.keep:
         print(f"kept for inspection: {tmp}", file=sys.stderr)
+        if server_url:
+            print(f"and the PostgreSQL database {pg_database}", file=sys.stderr)
     print(json.dumps(figures))
     if not done or failed:
         sys.exit(1)
