@@ -13,7 +13,9 @@ code runs on both. What differs is handled here, once:
   whose text or arguments might carry the password into a log.
 - Bulk inserts (`insert_many`): on SQLite the statement is compiled once and the driver runs it
   for every row, SQLAlchemy's per-row parameter assembly being several times the cost of the
-  inserts themselves; PostgreSQL keeps SQLAlchemy's batched path (few round trips).
+  inserts themselves. On PostgreSQL, SQLAlchemy batches plain INSERTs ("insertmanyvalues") but
+  sends an INSERT ... ON CONFLICT once per row (a round trip each: 10,000 address-book rows took
+  2.5 s); those go through psycopg2's `execute_batch`, the same statements a page at a time.
 """
 
 from __future__ import annotations
@@ -215,11 +217,51 @@ def insert_many(
             ]
             result = conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
             return result.rowcount if count else None
+    if not count and conn.dialect.driver == "psycopg2":
+        prepared = _named_statement(conn, stmt, tuple(rows[0]))
+        if prepared is not None:
+            from psycopg2.extras import execute_batch
+
+            sql, processors = prepared
+            columns = {
+                name: _bound_column([row[name] for row in rows], process)
+                for name, process in processors.items()
+            }
+            params = [
+                dict(zip(columns, values, strict=True))
+                for values in zip(*columns.values(), strict=True)
+            ]
+            cursor = conn.connection.cursor()
+            try:
+                execute_batch(cursor, sql, params, page_size=_PG_PAGE)
+            finally:
+                cursor.close()
+            return None
     if not count:
         conn.execute(stmt, rows)
         return None
     key = next(iter(stmt.table.primary_key.columns))  # type: ignore[attr-defined]
     return len(conn.execute(stmt.returning(key), rows).all())
+
+
+#: Statements per round trip of `execute_batch` on PostgreSQL.
+_PG_PAGE = 500
+
+
+def _named_statement(
+    conn: Connection, stmt: sa.Insert, keys: tuple[str, ...]
+) -> tuple[str, dict[str, Callable[[Any], Any] | None]] | None:
+    """The SQL text of `stmt` for rows with `keys` (named `%(key)s` parameters, psycopg2's style)
+    and the bind processor of each parameter; None if a parameter is not one of `keys`."""
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
+    names = list(compiled.binds)
+    if not names or not set(names) <= set(keys) or compiled.positiontup:
+        return None
+    processors = {
+        name: compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        for name in names
+    }
+    return str(compiled), processors
 
 
 def _bound_column(values: list[Any], process: Callable[[Any], Any] | None) -> list[Any]:

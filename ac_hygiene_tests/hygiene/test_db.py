@@ -283,3 +283,35 @@ def test_insert_many_takes_sqlalchemys_path_for_parameters_the_rows_do_not_give(
     stored = _stored(db, credit_refunds)
     assert [r[4] for r in stored] == ["fixed", "fixed"]
     db.dispose()
+
+
+def test_upserts_on_postgres_go_a_page_at_a_time(pg_url, monkeypatch):
+    """SQLAlchemy sends an INSERT ... ON CONFLICT once per row on PostgreSQL (a round trip each);
+    insert_many sends them through psycopg2's execute_batch, and stores the same rows."""
+    import psycopg2.extras
+
+    pages: list[int] = []
+    batch = psycopg2.extras.execute_batch
+
+    def counting(cursor, sql, params, page_size=100):
+        pages.append(len(params))
+        return batch(cursor, sql, params, page_size=page_size)
+
+    monkeypatch.setattr(psycopg2.extras, "execute_batch", counting)
+    db = Database(pg_url)
+    db.run(lambda conn: address_book.metadata.create_all(conn))
+    now = datetime(2026, 3, 5, tzinfo=UTC)
+    rows = [
+        {
+            "connection": "acme",
+            "contact_id": i,
+            "key_hash": f"{i:064x}",
+            "updated_at": now,
+            "recorded_at": now,
+        }
+        for i in range(1_200)
+    ]
+    db.run(lambda conn: insert_many(conn, address_book._upsert_statement(conn), rows))
+    assert pages == [1_200]
+    assert len(_stored(db, address_book.contact_addresses)) == 1_200
+    db.dispose()
