@@ -269,6 +269,8 @@ def test_insert_many_counts_the_rows_inserted_not_the_conflicts(db_url):
     assert insert(["a", "b", "c"]) == 3
     assert insert(["b", "c", "d", "e", "a"]) == 2
     assert insert(["a"]) == 0
+    assert insert(["f", "f", "g", "a"]) == 2  # a row repeated within one call counts once
+    assert insert([f"k{i}" for i in range(1_234)]) == 1_234  # more than one page
     assert db.run(lambda conn: insert_many(conn, sa.insert(credit_refunds), [], count=True)) == 0
     db.dispose()
 
@@ -314,4 +316,44 @@ def test_upserts_on_postgres_go_a_page_at_a_time(pg_url, monkeypatch):
     db.run(lambda conn: insert_many(conn, address_book._upsert_statement(conn), rows))
     assert pages == [1_200]
     assert len(_stored(db, address_book.contact_addresses)) == 1_200
+    db.dispose()
+
+
+def test_counted_inserts_on_postgres_go_as_multi_row_values(pg_url, monkeypatch):
+    """Charges and refunds (ON CONFLICT DO NOTHING, counted by RETURNING) go as one multi-row
+    INSERT a page, not one statement per row; the count is the rows inserted."""
+    import psycopg2.extras
+
+    calls: list[int] = []
+    values = psycopg2.extras.execute_values
+
+    def counting(cursor, sql, params, **options):
+        calls.append(len(params))
+        return values(cursor, sql, params, **options)
+
+    monkeypatch.setattr(psycopg2.extras, "execute_values", counting)
+    db = Database(pg_url)
+    now = datetime(2026, 3, 5, tzinfo=UTC)
+    rows = [
+        {
+            "connection": "acme",
+            "month": "2026-03",
+            "key_hash": f"{i % 900:064x}",  # 100 repeats
+            "billing_key": f"k{i % 900}",
+            "reason": "dns_error",
+            "run_id": "run-1",
+            "recorded_at": now,
+        }
+        for i in range(1_000)
+    ]
+
+    def work(conn):
+        stmt = _insert(conn, credit_refunds).on_conflict_do_nothing(
+            index_elements=["connection", "month", "key_hash"]
+        )
+        return insert_many(conn, stmt, rows, count=True)
+
+    assert db.run(work) == 900
+    assert calls == [1_000]
+    assert len(_stored(db, credit_refunds)) == 900
     db.dispose()
