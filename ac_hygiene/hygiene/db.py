@@ -203,10 +203,11 @@ def insert_many(
 
     SQLite: the statement is compiled once and the driver's `executemany` runs it, with each
     value converted by the bind processor SQLAlchemy itself would apply (its type's, for this
-    dialect); `count` is the driver's row count (changes, summed over the rows). PostgreSQL:
-    SQLAlchemy's batched "insertmanyvalues" (a page of rows per round trip), counting by
-    RETURNING. Falls back to the plain path for a statement with parameters the rows do not give
-    (a column default, a bound value in a WHERE).
+    dialect); `count` is the driver's row count (changes, summed over the rows). PostgreSQL
+    (psycopg2): the same compiled statement a page of rows per round trip, `execute_batch`
+    without `count`, multi-row VALUES counted by RETURNING with it (see `_pg_insert_values`).
+    Falls back to SQLAlchemy's path for a statement with parameters the rows do not give (a
+    column default, a bound value in a WHERE).
     """
     if not rows:
         return 0 if count else None
@@ -226,17 +227,9 @@ def insert_many(
             from psycopg2.extras import execute_batch
 
             sql, processors = prepared
-            columns = {
-                name: _bound_column([row[name] for row in rows], process)
-                for name, process in processors.items()
-            }
-            params = [
-                dict(zip(columns, values, strict=True))
-                for values in zip(*columns.values(), strict=True)
-            ]
             cursor = conn.connection.cursor()
             try:
-                execute_batch(cursor, sql, params, page_size=_PG_PAGE)
+                execute_batch(cursor, sql, _named_params(rows, processors), page_size=_PG_PAGE)
             finally:
                 cursor.close()
             return None
@@ -274,19 +267,12 @@ def _pg_insert_values(
         return None
     from psycopg2.extras import execute_values
 
-    columns = {
-        name: _bound_column([row[name] for row in rows], process)
-        for name, process in processors.items()
-    }
-    params = [
-        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
-    ]
     cursor = conn.connection.cursor()
     try:
         returned = execute_values(
             cursor,
             sql[: found.start(1)] + "%s" + sql[found.end(1) :],
-            params,
+            _named_params(rows, processors),
             template=found.group(1),
             page_size=_PG_PAGE,
             fetch=True,
@@ -296,7 +282,20 @@ def _pg_insert_values(
     return len(returned)
 
 
-#: Statements per round trip of `execute_batch` on PostgreSQL.
+def _named_params(
+    rows: Sequence[Mapping[str, Any]], processors: Mapping[str, Callable[[Any], Any] | None]
+) -> list[dict[str, Any]]:
+    """Each row's parameters by name, converted by the bind processors."""
+    columns = {
+        name: _bound_column([row[name] for row in rows], process)
+        for name, process in processors.items()
+    }
+    return [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+
+
+#: Rows per round trip on PostgreSQL (`execute_batch`, `execute_values`).
 _PG_PAGE = 500
 
 
