@@ -214,15 +214,15 @@ def insert_many(
     if conn.dialect.name == "sqlite":
         prepared = _driver_statement(conn, stmt, tuple(rows[0]))
         if prepared is not None:
-            sql, names, processors = prepared
+            sql, processors = prepared
             columns = [
                 _bound_column([row[name] for row in rows], process)
-                for name, process in zip(names, processors, strict=True)
+                for name, process in processors.items()
             ]
             result = conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
             return result.rowcount if count else None
     if not count and conn.dialect.driver == "psycopg2":
-        prepared = _named_statement(conn, stmt, tuple(rows[0]))
+        prepared = _driver_statement(conn, stmt, tuple(rows[0]))
         if prepared is not None:
             from psycopg2.extras import execute_batch
 
@@ -258,7 +258,7 @@ def _pg_insert_values(
     multi-row INSERT ... ON CONFLICT DO NOTHING, a row that repeats an earlier one is skipped
     as a conflict, as it is row by row; DO UPDATE would refuse it, so only DO NOTHING comes here.
     """
-    prepared = _named_statement(conn, stmt, tuple(rows[0]))
+    prepared = _driver_statement(conn, stmt, tuple(rows[0]))
     if prepared is None:
         return None
     sql, processors = prepared
@@ -299,22 +299,6 @@ def _named_params(
 _PG_PAGE = 500
 
 
-def _named_statement(
-    conn: Connection, stmt: sa.Insert, keys: tuple[str, ...]
-) -> tuple[str, dict[str, Callable[[Any], Any] | None]] | None:
-    """The SQL text of `stmt` for rows with `keys` (named `%(key)s` parameters, psycopg2's style)
-    and the bind processor of each parameter; None if a parameter is not one of `keys`."""
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
-    names = list(compiled.binds)
-    if not names or not set(names) <= set(keys) or compiled.positiontup:
-        return None
-    processors = {
-        name: compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        for name in names
-    }
-    return str(compiled), processors
-
-
 def _bound_column(values: list[Any], process: Callable[[Any], Any] | None) -> list[Any]:
     """A column of parameters as its type's bind processor makes them; a value shared by every
     row (a run id, a timestamp of the chunk) is processed once."""
@@ -328,18 +312,20 @@ def _bound_column(values: list[Any], process: Callable[[Any], Any] | None) -> li
 
 def _driver_statement(
     conn: Connection, stmt: sa.Insert, keys: tuple[str, ...]
-) -> tuple[str, list[str], list[Callable[[Any], Any] | None]] | None:
-    """The SQL text of `stmt` for rows with `keys` (positional parameters), the row key of each
-    parameter in order and its bind processor; None if a parameter is not one of `keys`."""
+) -> tuple[str, dict[str, Callable[[Any], Any] | None]] | None:
+    """The SQL text of `stmt` for rows with `keys`, in the driver's parameter style (positional
+    for sqlite3, named `%(key)s` for psycopg2), and the bind processor of each parameter, in the
+    order a positional statement takes them; None if a parameter is not one of `keys` or is
+    used twice."""
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
-    names = list(compiled.positiontup or ())
+    names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
     if not names or not set(names) <= set(keys) or len(names) != len(compiled.binds):
         return None
-    processors = [
-        compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    processors = {
+        name: compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         for name in names
-    ]
-    return str(compiled), names, processors
+    }
+    return str(compiled), processors
 
 
 def utc_now() -> datetime:
