@@ -13,6 +13,7 @@ cut from a full read (the month's account snapshot), like every segment of a seg
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -105,9 +106,13 @@ def select_segment(contacts: pl.DataFrame, segment: Segment | str) -> pl.DataFra
 def segment_ids(contacts: pl.DataFrame, kind: Literal["tag", "list"]) -> list[int]:
     """Every tag (list) id present on `contacts`: the segments that, with the remainder, cover
     them all."""
-    column = pl.col("tag_ids") if kind == "tag" else _on_lists()
-    ids = contacts.select(column.alias("ids")).get_column("ids").explode().drop_nulls().unique()
-    return sorted(int(i) for i in ids.to_list())
+    return ids_in(segment_sizes(contacts), kind)
+
+
+def ids_in(sizes: Mapping[str, int], kind: Literal["tag", "list"]) -> list[int]:
+    """The tag (list) ids among the segments of `segment_sizes`."""
+    prefix = f"{kind}-"
+    return sorted(int(key.removeprefix(prefix)) for key in sizes if key.startswith(prefix))
 
 
 def segment_sizes(contacts: pl.DataFrame) -> dict[str, int]:

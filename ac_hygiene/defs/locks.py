@@ -14,10 +14,15 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import polars as pl
+
+from ac_hygiene.activecampaign.contacts import PageProgress, extract_contacts_sync
+from ac_hygiene.activecampaign.credentials import Connection
+from ac_hygiene.activecampaign.segments import Segment
 from ac_hygiene.defs.paths import locks_dir
 
 
@@ -41,3 +46,32 @@ def account_lock(connection: str, directory: Path | None = None) -> Iterator[flo
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def read_under_lock(
+    connection: str,
+    account: Connection,
+    segment: Segment | str,
+    *,
+    checkpoint: Path,
+    rate: float,
+    progress: Callable[[PageProgress], None],
+    tags: pl.DataFrame | None,
+    on_lock: Callable[[float], None] | None = None,
+) -> tuple[pl.DataFrame, float, float]:
+    """Read `segment`'s contacts holding the account's lock: (frame, seconds reading, seconds
+    waited for the lock). `on_lock` hears the wait as soon as the lock is held; `tags` (the
+    latest tags table, if any) spares a re-read of the tags it already knows."""
+    with account_lock(connection) as lock_wait:
+        if on_lock is not None:
+            on_lock(lock_wait)
+        started = time.monotonic()
+        frame = extract_contacts_sync(
+            account,
+            segment,
+            checkpoint_dir=checkpoint,
+            rate=rate,
+            progress=progress,
+            known_tag_ids=None if tags is None else tags.get_column("tag_id"),
+        )
+        return frame, time.monotonic() - started, lock_wait

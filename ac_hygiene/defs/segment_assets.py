@@ -6,15 +6,12 @@ ActiveCampaign and run side by side; only a backfill with no snapshot reads its 
 API (and its run then queues behind the account's other ActiveCampaign runs, see run_queue).
 """
 
-import time
-
 import dagster as dg
 import polars as pl
 
-from ac_hygiene.activecampaign.contacts import extract_contacts_sync
 from ac_hygiene.activecampaign.segments import parse_segment, select_segment
 from ac_hygiene.config import ConnectionSettings
-from ac_hygiene.defs.locks import account_lock
+from ac_hygiene.defs.locks import read_under_lock
 from ac_hygiene.defs.metadata import preview
 from ac_hygiene.defs.partitions import MONTH, month_segment_partitions, split_key
 from ac_hygiene.defs.paths import checkpoint_dir
@@ -100,19 +97,21 @@ def segment_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
             resource: ActiveCampaignResource = getattr(context.resources, resource_key)
             account = resource.connection()
             logger = PageLogger(context.log.info, f"{connection} {segment}")
-            with account_lock(connection) as lock_wait:
+
+            def waited(lock_wait: float) -> None:
                 if lock_wait >= 1:
                     context.log.info(f"waited {lock_wait:.1f} s for the account's previous read")
-                started = time.monotonic()
-                frame = extract_contacts_sync(
-                    account,
-                    parsed,
-                    checkpoint_dir=checkpoint_dir(connection, month, segment),
-                    rate=resource.rate,
-                    progress=logger,
-                    known_tag_ids=None if tags is None else tags.get_column("tag_id"),
-                )
-                elapsed = time.monotonic() - started
+
+            frame, elapsed, lock_wait = read_under_lock(
+                connection,
+                account,
+                parsed,
+                checkpoint=checkpoint_dir(connection, month, segment),
+                rate=resource.rate,
+                progress=logger,
+                tags=tags,
+                on_lock=waited,
+            )
             source, pages = "activecampaign", logger.read
             # Honest about a resumed read: never "2,000 contacts in 0 pages".
             context.log.info(f"no snapshot for {month}; " + logger.summary(frame.height, elapsed))

@@ -13,15 +13,14 @@ and the segment runs then mostly read verdicts from the cache (and charge them a
 """
 
 import json
-import time
 
 import dagster as dg
 import polars as pl
 
-from ac_hygiene.activecampaign.contacts import PageProgress, extract_contacts_sync
-from ac_hygiene.activecampaign.segments import ALL, segment_ids, segment_sizes
+from ac_hygiene.activecampaign.contacts import PageProgress
+from ac_hygiene.activecampaign.segments import ALL, ids_in, segment_sizes
 from ac_hygiene.config import ConnectionSettings
-from ac_hygiene.defs.locks import account_lock
+from ac_hygiene.defs.locks import read_under_lock
 from ac_hygiene.defs.metadata import preview
 from ac_hygiene.defs.partitions import PastMonthError, ensure_runnable_month, months
 from ac_hygiene.defs.paths import checkpoint_dir
@@ -92,17 +91,15 @@ def snapshot_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
             warmup.page(page)
 
         try:
-            with account_lock(connection) as lock_wait:
-                started = time.monotonic()
-                frame = extract_contacts_sync(
-                    account,
-                    ALL,
-                    checkpoint_dir=checkpoint_dir(connection, month, SNAPSHOT_CHECKPOINT),
-                    rate=resource.rate,
-                    progress=progress,
-                    known_tag_ids=None if tags is None else tags.get_column("tag_id"),
-                )
-                elapsed = time.monotonic() - started
+            frame, elapsed, lock_wait = read_under_lock(
+                connection,
+                account,
+                ALL,
+                checkpoint=checkpoint_dir(connection, month, SNAPSHOT_CHECKPOINT),
+                rate=resource.rate,
+                progress=progress,
+                tags=tags,
+            )
         except BaseException:
             warmup.abort()
             raise
@@ -110,7 +107,8 @@ def snapshot_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
         fetched = pages.pages - resumed[0]
         # Honest about a resumed read: never "2,000 contacts in 0 pages".
         context.log.info(f"{month}: " + pages.summary(frame.height, elapsed))
-        tag_ids, list_ids = segment_ids(frame, "tag"), segment_ids(frame, "list")
+        sizes = segment_sizes(frame)
+        tag_ids, list_ids = ids_in(sizes, "tag"), ids_in(sizes, "list")
         return dg.Output(
             frame,
             metadata={
@@ -122,9 +120,9 @@ def snapshot_assets(settings: ConnectionSettings) -> list[dg.AssetsDefinition]:
                 # What the planner needs, so that it plans the month without a request.
                 "tag_ids": dg.MetadataValue.json(tag_ids),
                 "list_ids": dg.MetadataValue.json(list_ids),
-                "untagged": int(frame.select(pl.col("tag_ids").list.len().eq(0).sum()).item()),
+                "untagged": sizes["untagged"],
                 # Contacts per segment: the planner queues the largest segments first.
-                "segment_sizes": dg.MetadataValue.json(segment_sizes(frame)),
+                "segment_sizes": dg.MetadataValue.json(sizes),
                 **warmed,
                 "preview": preview(frame),
             },
